@@ -1,0 +1,118 @@
+"""facetrust: tell whether the faces in an image or a video have been altered.
+
+>>> import facetrust
+>>> report = facetrust.analyze("clip.mp4")          # doctest: +SKIP
+>>> report.verdict, report.fake_probability          # doctest: +SKIP
+(<Label.FAKE: 'FAKE'>, 0.91)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from facetrust._version import __version__
+from facetrust.errors import (
+    ConfigError,
+    CorruptMediaError,
+    DependencyError,
+    EmptyMediaError,
+    FacetrustError,
+    InputError,
+    MediaNotFoundError,
+    MediaTooLargeError,
+    UnknownNameError,
+    UnsupportedMediaError,
+    WeightsError,
+)
+from facetrust.report import PersonReport, Report
+from facetrust.types import Label
+
+if TYPE_CHECKING:
+    from facetrust.models import Detector, DetectorInfo
+
+_LAZY = {"Detector": "facetrust.models", "DetectorInfo": "facetrust.models"}
+
+
+def __getattr__(name: str) -> Any:
+    # torch-heavy names load on first use, so `import facetrust` stays fast
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'facetrust' has no attribute {name!r}")
+
+
+def analyze(
+    source: str | os.PathLike | np.ndarray,
+    *,
+    frames: int = 32,
+    detector: str = "default",
+    device: str | None = None,
+    threshold: float | None = None,
+    face_detector: str = "mtcnn",
+) -> Report:
+    """Analyse one image or video and say whether its faces look altered.
+
+    Args:
+        source: a path to an image or video, or an RGB ``uint8`` array ``(H, W, 3)``.
+        frames: how many evenly spaced frames of a video to analyse (1–300).
+        detector: a detector name from :func:`list_detectors` (``"default"`` is the bundled one) or the path
+            of a detector spec ``.json``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …; ``None`` picks CUDA when present.
+        threshold: replaces the detector's calibrated threshold (the UNCERTAIN band moves with it).
+        face_detector: name of the face detector (``"mtcnn"``).
+
+    Returns:
+        A :class:`Report` with ``verdict`` (REAL / FAKE / UNCERTAIN / NO_FACE), ``fake_probability`` and
+        per-person results.
+
+    Raises:
+        InputError: the media cannot be analysed (missing, empty, corrupt, unsupported, too large).
+        UnknownNameError: no detector or face detector of that name.
+        WeightsError: the detector's weights are missing or altered.
+    """
+    from facetrust.pipeline import PipelineOptions, get_pipeline
+
+    pipeline = get_pipeline(detector, device, face_detector)
+    return pipeline.analyze(source, PipelineOptions(frames=frames, threshold=threshold))
+
+
+def load_detector(name: str = "default", *, device: str | None = None) -> Detector:
+    """Load a deepfake detector by name (see :func:`list_detectors`)."""
+    from facetrust.models import create_detector
+
+    return create_detector(name, device=device)
+
+
+def list_detectors() -> list[DetectorInfo]:
+    """The deepfake detectors available offline (bundled weights and aliases)."""
+    from facetrust.models import list_detectors as _list
+
+    return _list()
+
+
+__all__ = [
+    "ConfigError",
+    "CorruptMediaError",
+    "DependencyError",
+    "Detector",
+    "DetectorInfo",
+    "EmptyMediaError",
+    "FacetrustError",
+    "InputError",
+    "Label",
+    "MediaNotFoundError",
+    "MediaTooLargeError",
+    "PersonReport",
+    "Report",
+    "UnknownNameError",
+    "UnsupportedMediaError",
+    "WeightsError",
+    "__version__",
+    "analyze",
+    "list_detectors",
+    "load_detector",
+]

@@ -1,0 +1,1 @@
+"""The ``facetrust`` command line: a thin shell over the public Python API."""

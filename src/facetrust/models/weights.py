@@ -1,0 +1,401 @@
+"""Detector files: ``<name>.safetensors`` (the weights) beside ``<name>.json`` (the :class:`DetectorSpec`).
+
+Weights are only ever read with safetensors (no pickle, so a weights file cannot run code) and only after
+their sha256 matches the one recorded in the spec. Loading is strict: every tensor must match the
+architecture in name and shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors.torch
+import torch
+from safetensors import SafetensorError
+from torch import nn
+
+from facetrust.errors import ConfigError, UnknownNameError, WeightsError
+from facetrust.models.architectures import ARCHITECTURES
+from facetrust.types import CropSpec, DetectorSpec
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_SUFFIX = ".safetensors"
+SPEC_SUFFIX = ".json"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_SPEC_FIELDS = {f.name for f in dataclasses.fields(DetectorSpec)}
+_CROP_FIELDS = {f.name for f in dataclasses.fields(CropSpec)}
+_REQUIRED = ("name", "architecture")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _shorten(items: list[str], limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def state_dict_mismatches(
+    expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]
+) -> list[str]:
+    """Describe how ``given`` differs from ``expected`` (missing keys, unexpected keys, wrong shapes).
+
+    Returns one human-readable line per kind of problem; an empty list means a strict load will succeed.
+    """
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [
+        f"{k} {tuple(given[k].shape)} != {tuple(expected[k].shape)}"
+        for k in expected
+        if k in given and tuple(given[k].shape) != tuple(expected[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing: {_shorten(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected: {_shorten(unexpected)}")
+    if shapes:
+        problems.append(f"{len(shapes)} with the wrong shape (given != expected): {_shorten(shapes)}")
+    return problems
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp_path)`` then move the result over ``path`` so readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------------------------- validation
+
+
+def _spec_problems(spec: DetectorSpec) -> list[str]:
+    problems = []
+    if not isinstance(spec.name, str) or not _SAFE_NAME.match(spec.name):
+        problems.append(f"name {spec.name!r} must be a plain file name (letters, digits, '.', '_', '-')")
+    if not isinstance(spec.architecture, str) or not spec.architecture:
+        problems.append("architecture must be a non-empty string")
+    if spec.input_size < 8:
+        problems.append(f"input_size must be >= 8, got {spec.input_size}")
+    if len(spec.mean) != 3 or len(spec.std) != 3:
+        problems.append("mean and std must have 3 values (R, G, B)")
+    elif any(s <= 0 for s in spec.std):
+        problems.append(f"std must be positive, got {spec.std}")
+    if spec.crop.size < 8 or spec.crop.margin <= 0:
+        problems.append(f"crop size must be >= 8 and margin > 0, got {spec.crop}")
+    if not 0.0 <= spec.threshold <= 1.0:
+        problems.append(f"threshold must be in [0, 1], got {spec.threshold}")
+    low, high = spec.uncertain_band
+    if not 0.0 <= low <= high <= 1.0:
+        problems.append(f"uncertain_band must satisfy 0 <= low <= high <= 1, got {spec.uncertain_band}")
+    if spec.num_outputs not in (1, 2):
+        problems.append(f"num_outputs must be 1 (sigmoid) or 2 (softmax), got {spec.num_outputs}")
+    elif not 0 <= spec.fake_index < spec.num_outputs:
+        problems.append(f"fake_index must be in [0, {spec.num_outputs}), got {spec.fake_index}")
+    if not spec.temperature > 0:
+        problems.append(f"temperature must be > 0, got {spec.temperature}")
+    if spec.weights_file is not None and Path(spec.weights_file).name != spec.weights_file:
+        problems.append(f"weights_file must be a file name beside the spec, got {spec.weights_file!r}")
+    if spec.sha256 is not None and not _SHA256.match(spec.sha256):
+        problems.append(f"sha256 must be 64 hex digits, got {spec.sha256!r}")
+    return problems
+
+
+def _int(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def _float(value: object, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _floats(value: object, key: str, n: int) -> tuple[float, ...]:
+    if not isinstance(value, list | tuple) or len(value) != n:
+        raise TypeError(f"{key} must be a list of {n} numbers, got {value!r}")
+    return tuple(_float(v, key) for v in value)
+
+
+def _str_or_none(value: object, key: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{key} must be a string or null, got {value!r}")
+    return value
+
+
+def _dict(value: object, key: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{key} must be an object, got {value!r}")
+    return value
+
+
+def _crop(value: object) -> CropSpec:
+    if not isinstance(value, dict):
+        raise TypeError(f"crop must be an object, got {value!r}")
+    unknown = sorted(set(value) - _CROP_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown crop keys {unknown}; known: {sorted(_CROP_FIELDS)}")
+    kwargs: dict[str, Any] = {}
+    if "size" in value:
+        kwargs["size"] = _int(value["size"], "crop.size")
+    if "margin" in value:
+        kwargs["margin"] = _float(value["margin"], "crop.margin")
+    if "align" in value:
+        if not isinstance(value["align"], bool):
+            raise TypeError(f"crop.align must be true or false, got {value['align']!r}")
+        kwargs["align"] = value["align"]
+    return CropSpec(**kwargs)
+
+
+_CONVERTERS: dict[str, Callable[[Any], object]] = {
+    "name": lambda v: _str_or_none(v, "name"),
+    "architecture": lambda v: _str_or_none(v, "architecture"),
+    "input_size": lambda v: _int(v, "input_size"),
+    "mean": lambda v: _floats(v, "mean", 3),
+    "std": lambda v: _floats(v, "std", 3),
+    "crop": _crop,
+    "threshold": lambda v: _float(v, "threshold"),
+    "uncertain_band": lambda v: _floats(v, "uncertain_band", 2),
+    "fake_index": lambda v: _int(v, "fake_index"),
+    "num_outputs": lambda v: _int(v, "num_outputs"),
+    "temperature": lambda v: _float(v, "temperature"),
+    "weights_file": lambda v: _str_or_none(v, "weights_file"),
+    "sha256": lambda v: _str_or_none(v, "sha256"),
+    "license": lambda v: _str_or_none(v, "license"),
+    "provenance": lambda v: _dict(v, "provenance"),
+}
+
+
+def spec_from_dict(data: Mapping[str, object], *, source: str = "spec") -> DetectorSpec:
+    """Build and validate a :class:`DetectorSpec` from JSON-like data; any problem → :class:`WeightsError`."""
+    unknown = sorted(set(data) - _SPEC_FIELDS)
+    missing = [k for k in _REQUIRED if data.get(k) in (None, "")]
+    if unknown or missing:
+        parts = [f"missing required keys {missing}"] if missing else []
+        parts += [f"unknown keys {unknown} (known: {', '.join(sorted(_SPEC_FIELDS))})"] if unknown else []
+        raise WeightsError(f"invalid detector spec {source}: {'; '.join(parts)}")
+    try:
+        spec = DetectorSpec(**{key: _CONVERTERS[key](value) for key, value in data.items()})
+    except TypeError as exc:
+        raise WeightsError(f"invalid detector spec {source}: {exc}") from exc
+    problems = _spec_problems(spec)
+    if problems:
+        raise WeightsError(f"invalid detector spec {source}: {'; '.join(problems)}")
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------- public
+
+
+def read_spec(path: Path) -> DetectorSpec:
+    """Read a detector spec JSON file. Unreadable file, bad JSON, missing/unknown keys → :class:`WeightsError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise WeightsError(f"detector spec not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"cannot read detector spec {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"detector spec {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise WeightsError(f"detector spec {path} must hold a JSON object, got {type(data).__name__}")
+    return spec_from_dict(data, source=str(path))
+
+
+def spec_to_json(spec: DetectorSpec) -> str:
+    """The JSON text :func:`save_detector` writes for ``spec``."""
+    try:
+        return json.dumps(dataclasses.asdict(spec), indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"detector spec {spec.name!r} is not JSON-serialisable: {exc}") from exc
+
+
+def _json_safe(value: object, where: str) -> object:
+    """``value`` made strict-JSON: NaN/inf → null, paths and unknown objects → strings (with a warning)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        logger.warning("%s is %r, stored as null (JSON has no NaN/inf)", where, value)
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, np.generic) or (isinstance(value, torch.Tensor) and value.numel() == 1):
+        return _json_safe(value.item(), where)
+    logger.warning("%s is a %s, stored as its string", where, type(value).__name__)
+    return str(value)
+
+
+def check_spec(spec: DetectorSpec) -> DetectorSpec:
+    """Validate ``spec`` as :func:`save_detector` will (bad values → :class:`ConfigError`).
+
+    Returns the spec with ``provenance`` made strict-JSON (NaN → null, paths → strings), i.e. exactly what
+    reading the saved file back gives. Cheap: call it before a long training run.
+    """
+    provenance = _json_safe(spec.provenance, "provenance")
+    if not isinstance(provenance, dict):
+        raise ConfigError(f"provenance must be a dict, got {type(spec.provenance).__name__}")
+    spec = dataclasses.replace(spec, provenance=provenance)
+    try:  # the spec must survive the JSON round trip that loading will do
+        return spec_from_dict(json.loads(spec_to_json(spec)), source=f"for {spec.name!r}")
+    except WeightsError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _build(spec: DetectorSpec, *, meta: bool = False) -> nn.Module:
+    builder = ARCHITECTURES.get(spec.architecture)
+    if meta:  # shapes only, no memory, no init cost
+        with torch.device("meta"):
+            return builder(num_outputs=spec.num_outputs)
+    return builder(num_outputs=spec.num_outputs)
+
+
+def save_detector(
+    model: nn.Module, spec: DetectorSpec, directory: Path, *, half: bool = True
+) -> DetectorSpec:
+    """Write ``<spec.name>.safetensors`` (fp16 floats if ``half``) and ``<spec.name>.json`` into ``directory``.
+
+    The model must fit ``ARCHITECTURES[spec.architecture](num_outputs=spec.num_outputs)`` exactly (checked
+    here, so a file that cannot be loaded back is never written). Returns the spec with ``weights_file``
+    and ``sha256`` filled in.
+    """
+    spec = check_spec(spec)
+    reference = _build(spec, meta=True)  # UnknownNameError for an unregistered architecture
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    mismatches = state_dict_mismatches(reference.state_dict(), state)
+    if mismatches:
+        raise WeightsError(
+            f"model does not fit {spec.architecture} with num_outputs={spec.num_outputs}: {'; '.join(mismatches)}"
+        )
+    tensors = {
+        k: (v.to(torch.float16) if half and v.is_floating_point() else v).to("cpu").contiguous()
+        for k, v in state.items()
+    }
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path = directory / f"{spec.name}{WEIGHTS_SUFFIX}"
+    # One metadata key only: safetensors writes metadata in hash-map order, and more keys would make the
+    # bytes (hence the sha256) differ between two saves of the same model. The spec JSON holds the rest.
+    metadata = {"format": "pt"}
+    _atomic_write(weights_path, lambda tmp: safetensors.torch.save_file(tensors, str(tmp), metadata=metadata))
+    filled = dataclasses.replace(spec, weights_file=weights_path.name, sha256=sha256_file(weights_path))
+    text = spec_to_json(filled)
+    _atomic_write(directory / f"{spec.name}{SPEC_SUFFIX}", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    logger.info(
+        "saved detector %s (%s, %s) to %s",
+        spec.name,
+        spec.architecture,
+        "fp16" if half else "fp32",
+        directory,
+    )
+    return filled
+
+
+def load_detector_files(spec_path: Path) -> tuple[nn.Module, DetectorSpec]:
+    """Load a detector from its spec JSON and the safetensors file beside it (checksum verified, strict).
+
+    Returns the model (float32, eval mode, on the CPU) and its spec. Any problem → :class:`WeightsError`.
+    """
+    spec_path = Path(spec_path)
+    spec = read_spec(spec_path)
+    if not spec.weights_file:
+        raise WeightsError(f"detector spec {spec_path} names no weights_file")
+    if not spec.weights_file.endswith(WEIGHTS_SUFFIX):
+        raise WeightsError(
+            f"detector spec {spec_path}: weights_file {spec.weights_file!r} is not a {WEIGHTS_SUFFIX} file; "
+            "facetrust loads detector weights only from safetensors (never pickle-based .pth/.pt/.bin)"
+        )
+    weights_path = spec_path.parent / spec.weights_file
+    if not weights_path.is_file():
+        raise WeightsError(f"missing weights file {weights_path} (named by {spec_path})")
+    try:
+        data = weights_path.read_bytes()  # hash and parse the same bytes
+    except OSError as exc:
+        raise WeightsError(f"cannot read weights file {weights_path}: {exc}") from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if spec.sha256 is None:
+        logger.warning(
+            "detector spec %s has no sha256: integrity of %s not checked", spec_path, weights_path.name
+        )
+    elif actual.lower() != spec.sha256.lower():
+        raise WeightsError(
+            f"checksum mismatch for {weights_path}: expected sha256 {spec.sha256}, got {actual}. "
+            "The file is corrupt or was altered; restore or re-create it (do not edit the spec to match)."
+        )
+    try:
+        tensors = safetensors.torch.load(data)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise WeightsError(f"cannot parse safetensors file {weights_path}: {exc}") from exc
+    state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+    try:
+        model = _build(spec)
+    except UnknownNameError as exc:
+        raise WeightsError(f"detector spec {spec_path} names an unknown architecture: {exc}") from exc
+    mismatches = state_dict_mismatches(model.state_dict(), state)
+    if mismatches:
+        raise WeightsError(
+            f"weights {weights_path.name} do not fit {spec.architecture} "
+            f"(num_outputs={spec.num_outputs}): {'; '.join(mismatches)}"
+        )
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    logger.debug("loaded detector %s from %s (sha256 %s)", spec.name, weights_path, actual[:12])
+    return model, spec
+
+
+def spec_paths(directory: Path) -> Iterable[Path]:
+    """The ``*.json`` spec files of a weights directory, sorted; nothing if the directory is absent."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob(f"*{SPEC_SUFFIX}") if p.is_file())
+
+
+__all__ = [
+    "check_spec",
+    "load_detector_files",
+    "read_spec",
+    "save_detector",
+    "sha256_file",
+    "spec_from_dict",
+    "spec_paths",
+    "spec_to_json",
+    "state_dict_mismatches",
+]

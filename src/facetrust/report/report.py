@@ -1,0 +1,105 @@
+"""The :class:`Report` returned by :func:`facetrust.analyze`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from facetrust.types import Label
+
+
+def format_time(seconds: float) -> str:
+    """``63.4`` → ``"1:03"``; hours when needed."""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass(frozen=True)
+class FrameScore:
+    """One face of one person in one sampled frame."""
+
+    frame_index: int
+    timestamp: float
+    fake_probability: float
+    box: tuple[float, float, float, float]
+    face_score: float
+
+
+@dataclass(frozen=True)
+class PersonReport:
+    """One tracked person: label, probability, when they appear and when they look altered."""
+
+    person: int
+    verdict: Label
+    fake_probability: float
+    start: float
+    end: float
+    suspicious_spans: list[tuple[float, float]]
+    frames_used: int
+    median_face_size: float
+    decides_verdict: bool
+    frame_scores: list[FrameScore] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``analyze`` found about one image or video."""
+
+    path: str | None
+    media_kind: str
+    verdict: Label
+    fake_probability: float | None
+    threshold: float
+    uncertain_band: tuple[float, float]
+    people: list[PersonReport]
+    frames_sampled: int
+    faces_found: int
+    faces_dropped: dict[str, int]
+    duration: float | None
+    width: int
+    height: int
+    timings: dict[str, float]
+    detector: str
+    weights_sha256: str | None
+    face_detector: str
+    version: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_kind == "video"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (labels as strings, tuples as lists)."""
+        data = asdict(self)
+        data["verdict"] = str(self.verdict)
+        for person in data["people"]:
+            person["verdict"] = str(person["verdict"])
+        return json.loads(json.dumps(data))
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def summary(self) -> str:
+        """One human line, e.g. ``FAKE  0.91  person 1 at 0:03–0:09 (person 2 REAL 0.04)``."""
+        if self.verdict is Label.NO_FACE:
+            return f"{self.verdict}  no usable face in {self.frames_sampled} sampled frame(s)"
+        head = f"{self.verdict}  {self.fake_probability:.2f}"
+        deciding = max(
+            (p for p in self.people if p.decides_verdict) or self.people, key=lambda p: p.fake_probability
+        )
+        main = f"person {deciding.person}"
+        if self.is_video:
+            spans = deciding.suspicious_spans if deciding.verdict is not Label.REAL else []
+            shown = spans or [(deciding.start, deciding.end)]
+            main += " at " + ", ".join(f"{format_time(a)}–{format_time(b)}" for a, b in shown[:3])
+            if len(shown) > 3:
+                main += f" (+{len(shown) - 3} more)"
+        others = [
+            f"person {p.person} {p.verdict} {p.fake_probability:.2f}" for p in self.people if p is not deciding
+        ]
+        tail = f" ({'; '.join(others)})" if others else ""
+        return f"{head}  {main}{tail}"

@@ -1,0 +1,14 @@
+"""Synthetic fakes for training: self-blended images (SBI) and the degradations applied to both classes."""
+
+from facetrust.synthesis.degrade import DegradeConfig, degrade, h264_roundtrip, jpeg_roundtrip
+from facetrust.synthesis.sbi import SbiConfig, face_hull_mask, self_blend
+
+__all__ = [
+    "DegradeConfig",
+    "SbiConfig",
+    "degrade",
+    "face_hull_mask",
+    "h264_roundtrip",
+    "jpeg_roundtrip",
+    "self_blend",
+]

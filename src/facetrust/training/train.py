@@ -1,0 +1,199 @@
+"""Self-blended-image training of the default detector, then calibration and a saved, checksummed detector."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from facetrust.errors import ConfigError
+from facetrust.models import IMAGENET_NORMALISATION, build_model, save_detector
+from facetrust.scoring import select_device
+from facetrust.training.calibrate import binary_metrics, calibrate, sigmoid
+from facetrust.training.config import TrainConfig
+from facetrust.training.dataset import SelfBlendPairs
+from facetrust.training.prepare import CropStore, prepare_crops
+from facetrust.types import CropSpec, DetectorSpec
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[dict[str, float]], None]
+
+
+def _freeze_early_layers(model: nn.Module, blocks: int) -> list[nn.Module]:
+    frozen: list[nn.Module] = [model.conv_stem, model.bn1, *list(model.blocks)[:blocks]]
+    for module in frozen:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+    return frozen
+
+
+def _predict_logits(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    model.eval()
+    real_logits, fake_logits = [], []
+    with torch.inference_mode():
+        for real, fake in loader:
+            batch = torch.cat([real, fake]).to(device).contiguous(memory_format=torch.channels_last)
+            logits = model(batch).float().squeeze(1).cpu().numpy()
+            real_logits.append(logits[: len(real)])
+            fake_logits.append(logits[len(real) :])
+    return np.concatenate(real_logits), np.concatenate(fake_logits)
+
+
+def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | None = None) -> DetectorSpec:
+    """Run the whole recipe of ``cfg``; returns the saved detector's spec (weights in ``cfg.output_dir``)."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = select_device(None if cfg.device == "auto" else cfg.device)
+    store: CropStore = prepare_crops(cfg, progress=True)
+    started = time.time()  # the time budget counts training, not the one-off crop preparation
+    train_idx, holdout_idx = store.indices("train"), store.indices("holdout")
+    logger.info("crops: %d train, %d held out", len(train_idx), len(holdout_idx))
+    mean, std = IMAGENET_NORMALISATION[cfg.architecture]
+
+    model = build_model(cfg.architecture, num_outputs=1, imagenet=True, drop_rate=cfg.drop_rate)
+    head = model.get_classifier()
+    # timm initialises a 1-way head with U(-1, 1) weights over 1280 features: huge initial logits
+    nn.init.normal_(head.weight, std=0.01)
+    nn.init.zeros_(head.bias)
+    frozen = _freeze_early_layers(model, cfg.frozen_blocks)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    train_set = SelfBlendPairs(
+        store, train_idx, input_size=cfg.input_size, mean=mean, std=std, train=True, seed=cfg.seed
+    )
+    loader = DataLoader(
+        train_set,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        num_workers=cfg.num_workers,
+        drop_last=True,
+        persistent_workers=False,
+    )
+    if len(loader) == 0 or len(holdout_idx) == 0:
+        raise ConfigError(
+            f"too little data: {len(train_idx)} training crops for batch_size={cfg.batch_size} and "
+            f"{len(holdout_idx)} held-out crops; add data, lower batch_size or change holdout_fraction"
+        )
+    total_steps = max(1, cfg.epochs * len(loader))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+        * 0.5
+        * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)),
+    )
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    deadline = started + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
+    history: list[dict[str, float]] = []
+    step, epochs_run = 0, 0.0
+    for epoch in range(cfg.epochs):
+        train_set.epoch = epoch
+        model.train()
+        for module in frozen:
+            module.eval()
+        for batch_no, (real, fake) in enumerate(loader):
+            images = torch.cat([real, fake]).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            labels = torch.cat([torch.zeros(len(real)), torch.ones(len(fake))]).to(device)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                logits = model(images).squeeze(1)
+                loss = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            with torch.no_grad():
+                accuracy = float(((logits > 0).float() == labels).float().mean())
+            record = {
+                "step": step,
+                "epoch": epoch + (batch_no + 1) / len(loader),
+                "loss": float(loss.detach()),
+                "accuracy": accuracy,
+                "lr": scheduler.get_last_lr()[0],
+                "elapsed_s": time.time() - started,
+            }
+            history.append(record)
+            if on_step is not None:
+                on_step(record)
+            if step % 20 == 0:
+                logger.info("step %d epoch %.2f loss %.4f acc %.3f", step, record["epoch"], record["loss"], accuracy)
+            epochs_run = record["epoch"]
+            if time.time() > deadline:
+                break
+        if time.time() > deadline:
+            logger.info("time budget of %.1f min reached at epoch %.2f", cfg.max_minutes, epochs_run)
+            break
+    train_seconds = time.time() - started
+
+    # calibration and held-out metrics on unseen identities
+    rng = np.random.default_rng(cfg.seed)
+    eval_idx = holdout_idx if len(holdout_idx) <= cfg.eval_pairs else np.sort(rng.choice(holdout_idx, cfg.eval_pairs, replace=False))
+    eval_set = SelfBlendPairs(store, eval_idx, input_size=cfg.input_size, mean=mean, std=std, train=False, seed=cfg.seed)
+    eval_loader = DataLoader(eval_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
+    real_logits, fake_logits = _predict_logits(model, eval_loader, device)
+    logits = np.concatenate([real_logits, fake_logits])
+    labels = np.concatenate([np.zeros(len(real_logits)), np.ones(len(fake_logits))])
+    calibration = calibrate(logits, labels)
+    probs = sigmoid(logits / calibration.temperature)
+    kinds = np.array([store.rows[int(i)]["kind"] for i in eval_idx])
+    metrics: dict[str, object] = {
+        "holdout_all": binary_metrics(probs, labels, calibration.threshold),
+        "calibration": asdict(calibration),
+        "train_seconds": round(train_seconds, 1),
+        "steps": step,
+        "epochs_run": round(epochs_run, 3),
+        "final_train_loss": float(np.mean([h["loss"] for h in history[-20:]])) if history else float("nan"),
+        "crops": {"train": int(len(train_idx)), "holdout": int(len(holdout_idx)), "eval_pairs": int(len(eval_idx))},
+    }
+    for kind in ("image", "video"):
+        mask = np.concatenate([kinds == kind, kinds == kind])
+        if mask.any():
+            metrics[f"holdout_{kind}"] = binary_metrics(probs[mask], labels[mask], calibration.threshold)
+
+    spec = DetectorSpec(
+        name=cfg.name,
+        architecture=cfg.architecture,
+        input_size=cfg.input_size,
+        mean=mean,
+        std=std,
+        crop=CropSpec(size=cfg.input_size, margin=cfg.crop_margin, align=False),
+        threshold=round(calibration.threshold, 4),
+        uncertain_band=calibration.uncertain_band,
+        temperature=round(calibration.temperature, 4),
+        license="Apache-2.0 (code and weights); trained on research-only face data, see the model card",
+        provenance={
+            "recipe": "self-blended images (SBI) from real faces only; ImageNet EfficientNet-Lite init",
+            "command": command,
+            "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+            "data": "real images and real videos of the facetrust shared data folder (manifest.csv), identities split",
+            "trained_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "device": f"{device.type} ({platform.processor() or platform.machine()})",
+            "epochs_run": round(epochs_run, 3),
+            "holdout_auc": metrics["holdout_all"].get("auc"),  # type: ignore[union-attr]
+        },
+    )
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu").to(memory_format=torch.contiguous_format)
+    saved = save_detector(model, spec, cfg.output_dir, half=True)
+    (cfg.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (cfg.output_dir / "history.json").write_text(json.dumps(history))
+    logger.info("saved %s (sha256 %s) to %s", saved.name, saved.sha256, cfg.output_dir)
+    return replace(saved)

@@ -1,0 +1,99 @@
+"""The whole flow on small generated media with a tiny (random) detector: structure and degenerate cases."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import facetrust
+from facetrust.types import Label
+
+
+def analyze(path, spec: Path, **kwargs):
+    return facetrust.analyze(path, detector=str(spec), device="cpu", **kwargs)
+
+
+def test_image_report_has_one_person(media_dir: Path, tiny_detector: Path) -> None:
+    report = analyze(media_dir / "astronaut photo ü.jpg", tiny_detector)
+    assert report.media_kind == "image" and report.frames_sampled == 1
+    assert len(report.people) == 1
+    assert report.verdict in (Label.REAL, Label.FAKE, Label.UNCERTAIN)
+    assert 0.0 <= report.fake_probability <= 1.0
+    assert report.fake_probability == pytest.approx(report.people[0].fake_probability, abs=1e-3)
+    assert report.detector == "tiny_random" and len(report.weights_sha256) == 64
+    assert set(report.timings) >= {"decode", "detect", "classify", "total"}
+
+
+def test_video_report_tracks_the_face_over_time(media_dir: Path, tiny_detector: Path) -> None:
+    report = analyze(media_dir / "face clip.mp4", tiny_detector, frames=8)
+    assert report.media_kind == "video" and report.frames_sampled == 8
+    assert len(report.people) == 1
+    person = report.people[0]
+    assert person.frames_used == 8 and len(person.frame_scores) == 8
+    assert person.start == pytest.approx(0.0, abs=0.05) and person.end > 0.3
+    assert 40 < person.median_face_size < 120
+    times = [s.timestamp for s in person.frame_scores]
+    assert times == sorted(times)
+
+
+def test_two_people_give_two_tracks(media_dir: Path, tiny_detector: Path) -> None:
+    report = analyze(media_dir / "two people.mp4", tiny_detector, frames=10)
+    assert len(report.people) == 2
+    lefts = sorted(p.frame_scores[0].box[0] for p in report.people)
+    assert lefts[0] < 100 < 250 < lefts[1]
+    assert all(p.frames_used == 10 for p in report.people)
+
+
+def test_no_face_is_a_verdict_not_an_error(media_dir: Path, tiny_detector: Path) -> None:
+    report = analyze(media_dir / "no face.mp4", tiny_detector)
+    assert report.verdict is Label.NO_FACE and report.fake_probability is None and report.people == []
+    assert "NO_FACE" in report.summary()
+
+
+def test_one_frame_video(media_dir: Path, tiny_detector: Path) -> None:
+    report = analyze(media_dir / "one frame.mp4", tiny_detector)
+    assert report.frames_sampled == 1 and len(report.people) == 1
+
+
+def test_array_input(tiny_detector: Path) -> None:
+    from skimage import data
+
+    report = analyze(np.ascontiguousarray(data.astronaut()), tiny_detector)
+    assert report.path is None and len(report.people) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("empty.mp4", facetrust.EmptyMediaError),
+        ("notes.mp4", facetrust.UnsupportedMediaError),
+        ("truncated.mp4", facetrust.InputError),
+        ("missing.mp4", facetrust.MediaNotFoundError),
+    ],
+)
+def test_bad_files_raise_named_errors(media_dir: Path, tiny_detector: Path, name: str, error: type) -> None:
+    with pytest.raises(error):
+        analyze(media_dir / name, tiny_detector)
+
+
+def test_tiny_image_has_no_face(media_dir: Path, tiny_detector: Path) -> None:
+    assert analyze(media_dir / "tiny.png", tiny_detector).verdict is Label.NO_FACE
+
+
+def test_frames_out_of_range_is_a_config_error(media_dir: Path, tiny_detector: Path) -> None:
+    with pytest.raises(facetrust.ConfigError):
+        analyze(media_dir / "face clip.mp4", tiny_detector, frames=0)
+    with pytest.raises(facetrust.ConfigError):
+        analyze(media_dir / "face clip.mp4", tiny_detector, frames=301)
+
+
+def test_unknown_detector_suggests_names() -> None:
+    with pytest.raises(facetrust.UnknownNameError, match="default"):
+        facetrust.load_detector("defualt")
+
+
+def test_threshold_override_changes_labels_not_probabilities(media_dir: Path, tiny_detector: Path) -> None:
+    low = analyze(media_dir / "astronaut photo ü.jpg", tiny_detector, threshold=0.01)
+    high = analyze(media_dir / "astronaut photo ü.jpg", tiny_detector, threshold=0.99)
+    assert low.fake_probability == high.fake_probability
+    assert low.verdict is Label.FAKE and high.verdict is Label.REAL

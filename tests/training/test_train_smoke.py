@@ -1,0 +1,56 @@
+"""`facetrust train` end to end on a tiny generated data folder: crops, a few steps, calibration, a loadable detector."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from facetrust.cli.main import app
+from facetrust.media.testing import write_image
+from tests_helpers import astronaut_variants
+
+
+@pytest.mark.slow
+def test_train_tiny_config_end_to_end(tmp_path: Path, media_dir: Path) -> None:
+    data = tmp_path / "data"
+    rows = []
+    for i, image in enumerate(astronaut_variants(6)):
+        rel = f"real/images/set/{i}.jpg"
+        write_image(data / rel, image)
+        rows.append({"path": rel, "label": "real", "kind": "image", "source": "t", "group": f"id{i}", "method": "camera"})
+    rel = "real/videos/clip.mp4"
+    (data / "real/videos").mkdir(parents=True)
+    (data / rel).write_bytes((media_dir / "face clip.mp4").read_bytes())
+    rows.append({"path": rel, "label": "real", "kind": "video", "source": "t", "group": "vid", "method": "camera"})
+    with (data / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        f"data_root: {data}\ncache_dir: {tmp_path / 'cache'}\noutput_dir: {tmp_path / 'out'}\n"
+        "name: tiny_sbi\ninput_size: 64\ncrop_store_size: 80\nvideo_frames_per_clip: 4\nepochs: 1\n"
+        "batch_size: 2\nnum_workers: 0\nholdout_fraction: 0.4\neval_pairs: 8\nmin_face_size: 20\n"
+    )
+    result = CliRunner().invoke(app, ["train", str(config), "lr=0.001", "warmup_steps=1"])
+    assert result.exit_code == 0, result.output
+    spec = json.loads((tmp_path / "out" / "tiny_sbi.json").read_text())
+    assert spec["input_size"] == 64 and len(spec["sha256"]) == 64
+    low, high = spec["uncertain_band"]
+    assert 0 < low <= spec["threshold"] <= high < 1
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["steps"] >= 1 and np.isfinite(metrics["final_train_loss"])
+    import facetrust
+
+    report = facetrust.analyze(media_dir / "astronaut photo ü.jpg", detector=str(tmp_path / "out" / "tiny_sbi.json"))
+    assert len(report.people) == 1
+
+
+def test_unknown_config_key_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("epoch: 3\n")
+    result = CliRunner().invoke(app, ["train", str(config)])
+    assert result.exit_code == 2 and "epochs" in result.output

@@ -1,9 +1,11 @@
 """The faces stage: find faces in frames, cut them out, and follow each person across frames.
 
->>> detector = create_face_detector("mtcnn")
->>> faces = detector.detect([image])[0]          # list[FaceBox], best first
->>> crop = crop_face(image, faces[0], CropSpec())
->>> result = link_tracks([(0, 0.0, faces)])      # TrackingResult
+Typical use::
+
+    detector = create_face_detector("mtcnn")
+    faces = detector.detect([image])[0]  # list[FaceBox], best first
+    crop = crop_face(image, faces[0], CropSpec())
+    result = link_tracks([(0, 0.0, faces)])  # TrackingResult
 """
 
 from facetrust.faces.base import FACE_DETECTORS, FaceDetector, create_face_detector, list_face_detectors

@@ -53,6 +53,9 @@ def analyze(
     device: str | None = None,
     threshold: float | None = None,
     face_detector: str = "mtcnn",
+    sampling: str = "uniform",
+    every: int = 1,
+    per_second: float = 1.0,
 ) -> Report:
     """Analyse one image or video and say whether its faces look altered.
 
@@ -64,6 +67,8 @@ def analyze(
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …; ``None`` picks CUDA when present.
         threshold: replaces the detector's calibrated threshold (the UNCERTAIN band moves with it).
         face_detector: name of the face detector (``"mtcnn"``).
+        sampling: ``"uniform"`` (``frames`` evenly spaced frames), ``"stride"`` (every ``every``-th frame) or
+            ``"per_second"`` (``per_second`` frames per second); stride and per-second are capped at 300 frames.
 
     Returns:
         A :class:`Report` with ``verdict`` (REAL / FAKE / UNCERTAIN / NO_FACE), ``fake_probability`` and
@@ -77,14 +82,17 @@ def analyze(
     from facetrust.pipeline import PipelineOptions, get_pipeline
 
     pipeline = get_pipeline(detector, device, face_detector)
-    return pipeline.analyze(source, PipelineOptions(frames=frames, threshold=threshold))
+    options = PipelineOptions(
+        frames=frames, sampling=sampling, every=every, per_second=per_second, threshold=threshold
+    )
+    return pipeline.analyze(source, options)
 
 
 def load_detector(name: str = "default", *, device: str | None = None) -> Detector:
     """Load a deepfake detector by name (see :func:`list_detectors`)."""
-    from facetrust.models import create_detector
+    from facetrust.pipeline import get_detector
 
-    return create_detector(name, device=device)
+    return get_detector(name, device)
 
 
 def list_detectors() -> list[DetectorInfo]:

@@ -23,6 +23,8 @@ C = TypeVar("C")
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
     origin = get_origin(annotation)
     args = get_args(annotation)
+    if value is None and annotation in (str, Path):
+        raise ConfigError(f"{key}: a value is required (got an empty value)")
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -52,12 +54,16 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         raise ConfigError(f"{key}: expected true/false, got {value!r}")
     if annotation in (int, float, str):
         try:
+            if isinstance(value, list | tuple | dict) or (annotation is not str and isinstance(value, bool)):
+                raise TypeError
             if annotation is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return annotation(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{key}: expected {annotation.__name__}, got {value!r}") from None
     if annotation is Path:
+        if isinstance(value, bool | list | tuple | dict):
+            raise ConfigError(f"{key}: expected a path, got {value!r}")
         return Path(os.path.expanduser(str(value)))
     return value
 
@@ -70,6 +76,8 @@ def build_config(cls: type[C], values: dict[str, Any], *, source: str = "config"
     known = {f.name for f in fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"{source}: keys must be names, got {key!r}. Valid keys: {', '.join(sorted(known))}")
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -82,24 +90,44 @@ def build_config(cls: type[C], values: dict[str, Any], *, source: str = "config"
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["epochs=3", "lr=1e-4"]`` → ``{"epochs": 3, "lr": 0.0001}`` (values parsed as YAML scalars)."""
+    """``["epochs=3", "lr=1e-4"]`` → ``{"epochs": 3, "lr": 0.0001}`` (values parsed as YAML scalars).
+
+    A value that is not valid YAML (``name=[a``) is a :class:`ConfigError`; quote it to pass it as text
+    (``name='[a'``)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} is not of the form key=value")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(
+                f"override {item!r}: the value is not valid YAML ({problem}); quote it to pass it as text"
+            ) from exc
     return out
 
 
 def load_config(cls: type[C], path: str | os.PathLike | None, overrides: list[str] | None = None) -> C:
-    """Load ``cls`` from a YAML file (may be None) and apply ``key=value`` overrides."""
+    """Load ``cls`` from a YAML file (may be None) and apply ``key=value`` overrides.
+
+    Every problem with the file or the values (missing, unreadable, not UTF-8, not YAML, unknown key, bad
+    value) is a :class:`ConfigError` naming the file or the key."""
     values: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {path} is a directory, not a YAML file") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path} is not UTF-8 text: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        try:
+            loaded = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
         if not isinstance(loaded, dict):

@@ -36,7 +36,7 @@ def self_blended_astronaut(seed: int = 7) -> np.ndarray:
     if not faces or faces[0].landmarks is None:
         raise FacetrustError("the face detector found no face in the demo photo")
     config = SbiConfig(blend_ratios=(1.0,), mask_blur_range=(9, 15))
-    fake, _ = self_blend(image, faces[0].landmarks, np.random.default_rng(seed), config)
+    _, fake, _ = self_blend(image, faces[0].landmarks, np.random.default_rng(seed), config)
     return fake
 
 

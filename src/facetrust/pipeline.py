@@ -18,12 +18,13 @@ from facetrust.frames import sample_times
 from facetrust.media import open_media
 from facetrust.models import Detector, create_detector
 from facetrust.report import FrameScore, PersonReport, Report
-from facetrust.types import FaceTrack
-from facetrust.verdict import DecisionRule, decide, suspicious_spans
+from facetrust.types import FaceBox, FaceTrack
+from facetrust.verdict import DecisionRule, PersonVerdict, decide, suspicious_spans
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAMES = 300
+FRAME_CHUNK = 32  # frames decoded and searched for faces at a time
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Pipeline:
         spec = self.detector.spec
         rule = DecisionRule.from_spec(spec.threshold, spec.uncertain_band, options.threshold)
         timings: dict[str, float] = {}
+        frame_indices: list[int] = []
         started = time.perf_counter()
 
         with open_media(source) as reader:
@@ -62,33 +64,50 @@ class Pipeline:
                 info, mode=options.sampling, n=options.frames, every=options.every,
                 per_second=options.per_second, max_frames=MAX_FRAMES,
             )
-            frames = reader.read(times)
+            # decode, detect and crop chunk by chunk: only crops are kept, so memory stays bounded
+            # whatever the resolution and the number of sampled frames
+            sampled: list[tuple[int, float, list[FaceBox]]] = []
+            crops: dict[tuple[int, int], np.ndarray] = {}
+            timings.update(decode=0.0, detect=0.0, crop=0.0)
+            for first in range(0, len(times), FRAME_CHUNK):
+                mark = time.perf_counter()
+                frames = reader.read(times[first : first + FRAME_CHUNK])
+                timings["decode"] += time.perf_counter() - mark
+                if not frames:
+                    continue
+                mark = time.perf_counter()
+                detections = self.face_detector.detect([f.image for f in frames])
+                timings["detect"] += time.perf_counter() - mark
+                mark = time.perf_counter()
+                for frame, faces in zip(frames, detections, strict=True):
+                    ordinal = len(sampled)  # unique key, whatever the reader's frame indices
+                    sampled.append((ordinal, frame.timestamp, faces))
+                    frame_indices.append(frame.index)
+                    for k, face in enumerate(faces):
+                        crops[(ordinal, k)] = crop_face(frame.image, face, spec.crop)
+                timings["crop"] += time.perf_counter() - mark
             failures = reader.decode_failures
-        timings["decode"] = time.perf_counter() - started
 
         mark = time.perf_counter()
-        detections = self.face_detector.detect([f.image for f in frames]) if frames else []
         tracking = link_tracks(
-            [(f.index, f.timestamp, faces) for f, faces in zip(frames, detections, strict=True)],
-            min_face_size=options.min_face_size,
-            min_score=options.min_face_score,
+            sampled, min_face_size=options.min_face_size, min_score=options.min_face_score
         )
-        timings["detect"] = time.perf_counter() - mark
+        timings["track"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        images = {f.index: f.image for f in frames}
+        face_keys = {id(face): (ordinal, k) for ordinal, _, faces in sampled for k, face in enumerate(faces)}
         observations = [(track, obs) for track in tracking.tracks for obs in track.observations]
-        crops = [crop_face(images[obs.frame_index], obs.face, spec.crop) for _, obs in observations]
-        probabilities = self.detector.predict_proba(crops) if crops else np.zeros(0, np.float32)
+        batch = [crops[face_keys[id(obs.face)]] for _, obs in observations]
+        probabilities = self.detector.predict_proba(batch) if batch else np.zeros(0, np.float32)
         timings["classify"] = time.perf_counter() - mark
 
         per_track: dict[int, list[float]] = {}
         for (track, _), probability in zip(observations, probabilities, strict=True):
             per_track.setdefault(track.track_id, []).append(float(probability))
-        min_observations = 2 if len(frames) >= 8 else 1
+        min_observations = 2 if len(sampled) >= 8 else 1
         label, fake_probability, verdicts = decide(per_track, rule, min_observations=min_observations)
-        people = [self._person_report(t, v, per_track[t.track_id], rule.threshold) for t, v in
-                  zip(tracking.tracks, verdicts, strict=True)]
+        people = [self._person_report(t, v, per_track[t.track_id], rule.threshold, frame_indices)
+                  for t, v in zip(tracking.tracks, verdicts, strict=True)]
         timings["total"] = time.perf_counter() - started
         warnings = []
         if failures:
@@ -101,8 +120,8 @@ class Pipeline:
             threshold=rule.threshold,
             uncertain_band=(rule.low, rule.high),
             people=people,
-            frames_sampled=len(frames),
-            faces_found=sum(len(d) for d in detections),
+            frames_sampled=len(sampled),
+            faces_found=sum(len(faces) for _, _, faces in sampled),
             faces_dropped=dict(tracking.dropped),
             duration=info.duration,
             width=info.width,
@@ -116,7 +135,10 @@ class Pipeline:
         )
 
     @staticmethod
-    def _person_report(track: FaceTrack, verdict, probabilities: Sequence[float], threshold: float) -> PersonReport:  # noqa: ANN001
+    def _person_report(
+        track: FaceTrack, verdict: PersonVerdict, probabilities: Sequence[float], threshold: float,
+        frame_indices: Sequence[int],
+    ) -> PersonReport:
         times = [o.timestamp for o in track.observations]
         return PersonReport(
             person=track.track_id,
@@ -130,7 +152,7 @@ class Pipeline:
             decides_verdict=verdict.counted,
             frame_scores=[
                 FrameScore(
-                    frame_index=o.frame_index,
+                    frame_index=frame_indices[o.frame_index],
                     timestamp=round(o.timestamp, 3),
                     fake_probability=round(float(p), 4),
                     box=tuple(round(float(v), 1) for v in o.face.box),  # type: ignore[arg-type]
@@ -142,6 +164,12 @@ class Pipeline:
 
 
 @functools.lru_cache(maxsize=4)
+def get_detector(name: str = "default", device: str | None = None) -> Detector:
+    """A cached deepfake detector, shared by :func:`get_pipeline` and ``facetrust.load_detector``."""
+    return create_detector(name, device=device)
+
+
+@functools.lru_cache(maxsize=4)
 def get_pipeline(detector: str = "default", device: str | None = None, face_detector: str = "mtcnn") -> Pipeline:
     """A cached :class:`Pipeline`, so analysing many files loads the models once."""
-    return Pipeline(create_detector(detector, device=device), create_face_detector(face_detector))
+    return Pipeline(get_detector(detector, device), create_face_detector(face_detector))

@@ -1,20 +1,37 @@
-"""The CLI in-process: exit codes, output lines, JSON and CSV files, bad inputs among good ones."""
+"""The CLI in-process: exit codes, output lines, JSON and CSV files, bad inputs among good ones.
+
+``result.stdout`` holds the result lines, ``result.stderr`` the progress bar, warnings and summary, and
+``result.output`` both interleaved (Click >= 8.2 keeps them apart without ``mix_stderr``)."""
 
 import csv
 import json
+import re
 import shutil
+import traceback
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+import facetrust
+import facetrust.cli.main as cli
 from facetrust.cli.main import app
 
 runner = CliRunner()
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args))
+    """Invoke the CLI; fail if it raised anything but SystemExit (CliRunner would swallow a traceback)."""
+    result = runner.invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        "".join(traceback.format_exception(*result.exc_info)) + result.output
+    )
+    return result
+
+
+def frames_sampled(json_file: Path) -> list[int]:
+    return [r["frames_sampled"] for r in json.loads(json_file.read_text())["results"]]
 
 
 @pytest.fixture
@@ -75,7 +92,8 @@ def test_no_face_video_is_not_a_failure(media_dir: Path, tiny_detector: Path) ->
 def test_bad_single_inputs_exit_one_without_traceback(media_dir: Path, tiny_detector: Path, name: str) -> None:
     result = run("detect", str(media_dir / name), "--detector", str(tiny_detector))
     assert result.exit_code == 1
-    assert "Traceback" not in result.output and "Error" in result.output
+    assert "Error" in result.stdout  # the failed-input line is a result
+    assert "1 of 1 input(s) failed" in result.stderr
 
 
 def test_unknown_detector_is_a_usage_error(media_dir: Path) -> None:
@@ -143,4 +161,146 @@ def test_missing_weights_file_is_refused(tiny_detector: Path, tmp_path: Path, me
     (copy / "tiny_random.safetensors").unlink()
     result = run("detect", str(media_dir / "face clip.mp4"), "--detector", str(copy / "tiny_random.json"))
     assert result.exit_code == 1
-    assert "WeightsError" in result.output and "Traceback" not in result.output
+    assert "WeightsError" in result.output
+
+
+def test_bracketed_names_print_intact_and_do_not_stop_the_batch(tmp_path: Path, media_dir: Path,
+                                                               tiny_detector: Path) -> None:
+    root = tmp_path / "in [b]"
+    (root / "a [").mkdir(parents=True)
+    final = root / "clip [final].mp4"
+    closing = root / "a [" / "x] b.mp4"  # its path reads "a [/x] b.mp4": a closing tag to Rich markup
+    emoji = root / "smile :joy: [bold].jpg"
+    shutil.copy(media_dir / "face clip.mp4", final)
+    shutil.copy(media_dir / "face clip.mp4", closing)
+    shutil.copy(media_dir / "astronaut photo ü.jpg", emoji)
+    missing = root / "gone [/y].mp4"
+    out_json = tmp_path / "r [1].json"
+    result = run("detect", str(root), str(final), str(missing), "--detector", str(tiny_detector), "--frames", "2",
+                 "--json", str(out_json))
+    assert result.exit_code == 1, result.output
+    assert str(Path("a [") / "x] b.mp4") == "a [/x] b.mp4"
+    for path in (final, closing, emoji):
+        assert sum(line.startswith(str(path) + " ") for line in result.stdout.splitlines()) == 1, result.stdout
+    [missing_line] = [line for line in result.stdout.splitlines() if line.startswith(str(missing))]
+    assert "ERROR" in missing_line and "MediaNotFoundError" in missing_line
+    assert "1 of 4 input(s) failed" in result.stderr
+    assert len(json.loads(out_json.read_text())["results"]) == 4
+
+
+@pytest.mark.parametrize("both_terminals", [False, True], ids=["stdout-redirected", "terminal"])
+def test_results_on_stdout_progress_and_summary_on_stderr(folder: Path, tiny_detector: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, both_terminals: bool) -> None:
+    # stderr a terminal, so the progress bar is drawn; stdout a terminal too, or redirected to a file
+    monkeypatch.setattr(cli, "err", Console(stderr=True, force_terminal=True, width=120, highlight=False, emoji=False))
+    if both_terminals:
+        monkeypatch.setattr(cli, "out", Console(force_terminal=True, soft_wrap=True, emoji=False, highlight=False))
+    result = run("detect", str(folder), "--detector", str(tiny_detector), "--frames", "2")
+    assert result.exit_code == 1, result.output
+    stdout, stderr = (re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text) for text in (result.stdout, result.stderr))
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert len(lines) == 3, stdout
+    assert all(line.startswith(str(folder)) for line in lines)
+    assert any("ERROR" in line for line in lines)
+    assert "analysing" in stderr and "━" in stderr and "1 of 3 input(s) failed" in stderr
+    assert "analysing" not in stdout and "failed" not in stdout
+    assert str(folder) not in stderr  # no result line went to stderr
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder", "an input"])
+def test_bad_output_paths_are_usage_errors_before_analysis(where: str, tmp_path: Path, media_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nothing may be loaded or analysed before the options are checked")
+
+    monkeypatch.setattr(facetrust, "analyze", fail)
+    monkeypatch.setattr(facetrust, "load_detector", fail)
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(media_dir / "face clip.mp4", clip)
+    target = {"missing folder": tmp_path / "no such dir" / "out.json", "a folder": tmp_path,
+              "an input": clip}[where]
+    for option in ("--json", "--csv"):
+        result = run("detect", str(clip), option, str(target))
+        assert result.exit_code == 2, result.output
+        assert option in result.stderr and str(target) in result.stderr
+    assert clip.read_bytes() == (media_dir / "face clip.mp4").read_bytes()
+
+
+def test_internal_and_config_errors_are_failed_inputs(media_dir: Path, tiny_detector: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    real_analyze = facetrust.analyze
+    names = ["bug.jpg", "config.jpg", "good.jpg"]
+    for name in names:
+        shutil.copy(media_dir / "astronaut photo ü.jpg", tmp_path / name)
+
+    def analyze(path: Path, **kwargs: object) -> facetrust.Report:
+        if path.name == "bug.jpg":
+            raise ValueError("boom [/x]")
+        if path.name == "config.jpg":
+            raise facetrust.ConfigError("bad setting")
+        return real_analyze(path, **kwargs)
+
+    monkeypatch.setattr(facetrust, "analyze", analyze)
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    result = run("detect", *(str(tmp_path / n) for n in names), "--detector", str(tiny_detector),
+                 "--json", str(out_json), "--csv", str(out_csv))
+    assert result.exit_code == 1, result.output
+    errors = {Path(r["path"]).name: r["error"] for r in json.loads(out_json.read_text())["results"]}
+    assert errors == {"bug.jpg": {"type": "InternalError", "message": "ValueError: boom [/x]"},
+                      "config.jpg": {"type": "ConfigError", "message": "bad setting"}, "good.jpg": None}
+    assert "InternalError: ValueError: boom [/x]" in result.stdout
+    assert "2 of 3 input(s) failed" in result.stderr and "-v" in result.stderr
+    assert len(list(csv.DictReader(out_csv.open(encoding="utf-8")))) == 3
+
+
+def test_interrupt_still_writes_what_was_analysed(media_dir: Path, tiny_detector: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    real_analyze = facetrust.analyze
+
+    def analyze(path: Path, **kwargs: object) -> facetrust.Report:
+        if path.name == "no face.mp4":
+            raise KeyboardInterrupt
+        return real_analyze(path, **kwargs)
+
+    monkeypatch.setattr(facetrust, "analyze", analyze)
+    out_json = tmp_path / "r.json"
+    result = run("detect", str(media_dir / "tiny.png"), str(media_dir / "no face.mp4"), str(media_dir / "empty.mp4"),
+                 "--detector", str(tiny_detector), "--json", str(out_json))
+    assert result.exit_code == 130, result.output
+    written = json.loads(out_json.read_text())
+    assert written["complete"] is False and [Path(r["path"]).name for r in written["results"]] == ["tiny.png"]
+    assert "interrupted after 1 of 3" in result.stderr
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ([], 12),  # uniform, 32 asked: a 12-frame clip gives every frame once
+    (["--sampling", "stride", "--every", "3"], 4),  # frames 0, 3, 6, 9
+    (["--sampling", "per_second", "--per-second", "2"], 1),  # 0.48 s at 2/s: t = 0 only
+    (["--sampling", "per_second", "--per-second", "10"], 5),  # t = 0, 0.1, 0.2, 0.3, 0.4
+])
+def test_sampling_options(options: list[str], expected: int, media_dir: Path, tiny_detector: Path,
+                          tmp_path: Path) -> None:
+    out_json = tmp_path / "r.json"
+    result = run("detect", str(media_dir / "face clip.mp4"), "--detector", str(tiny_detector), *options,
+                 "--json", str(out_json))
+    assert result.exit_code == 0, result.output
+    assert frames_sampled(out_json) == [expected]
+
+
+@pytest.mark.parametrize("options", [
+    ["--sampling", "random"],
+    ["--sampling", "stride", "--every", "0"],
+    ["--sampling", "per_second", "--per-second", "0"],
+    ["--sampling", "per_second", "--per-second", "nan"],
+    ["--every", "3"],  # --every without --sampling stride would be silently ignored
+    ["--sampling", "stride", "--frames", "4"],
+    ["--sampling", "uniform", "--per-second", "2"],
+    ["--face-detector", "mtcn"],
+])
+def test_bad_sampling_and_face_detector_options_are_usage_errors(options: list[str], media_dir: Path,
+                                                                 tiny_detector: Path) -> None:
+    result = run("detect", str(media_dir / "face clip.mp4"), "--detector", str(tiny_detector), *options)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    if "--face-detector" in options:
+        assert "mtcnn" in result.stderr

@@ -40,8 +40,8 @@ def test_self_blends_score_higher_than_their_sources(default_detector: facetrust
     real_crops, fake_crops = [], []
     for image in astronaut_variants(6):
         face = faces.detect([image])[0][0]
-        fake, _ = self_blend(image, face.landmarks, rng)
-        real_crops.append(crop_face(image, face, spec.crop))
+        real, fake, _ = self_blend(image, face.landmarks, rng)
+        real_crops.append(crop_face(real, face, spec.crop))
         fake_crops.append(crop_face(fake, face, spec.crop))
     real_p = default_detector.predict_proba(np.stack(real_crops))
     fake_p = default_detector.predict_proba(np.stack(fake_crops))

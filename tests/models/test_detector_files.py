@@ -135,13 +135,11 @@ def test_weights_file_must_sit_beside_the_spec(weights_dir: Path) -> None:
         load_detector_files(spec_path)
 
 
-def test_spec_without_checksum_loads_with_a_warning(
-    weights_dir: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_spec_without_checksum_is_refused(weights_dir: Path) -> None:
+    # deleting the sha256 from a spec must not be a way around the integrity check
     spec_path = _edit_spec(weights_dir, sha256=None)
-    model, spec = load_detector_files(spec_path)
-    assert spec.sha256 is None
-    assert "integrity" in caplog.text
+    with pytest.raises(WeightsError, match="no sha256"):
+        load_detector_files(spec_path)
 
 
 @pytest.mark.parametrize(

@@ -97,3 +97,25 @@ def test_threshold_override_changes_labels_not_probabilities(media_dir: Path, ti
     high = analyze(media_dir / "astronaut photo ü.jpg", tiny_detector, threshold=0.99)
     assert low.fake_probability == high.fake_probability
     assert low.verdict is Label.FAKE and high.verdict is Label.REAL
+
+
+def test_more_frames_than_one_chunk(tmp_path: Path, tiny_detector: Path) -> None:
+    from facetrust.media.testing import write_video
+    from facetrust.pipeline import FRAME_CHUNK
+    from tests_helpers import astronaut_variants
+
+    frames = [astronaut_variants(1)[0]] * (3 * FRAME_CHUNK)
+    clip = write_video(tmp_path / "long.mp4", frames, fps=25)
+    report = analyze(clip, tiny_detector, frames=FRAME_CHUNK + 10)
+    assert report.frames_sampled == FRAME_CHUNK + 10
+    person = report.people[0]
+    assert person.frames_used == FRAME_CHUNK + 10
+    indices = [s.frame_index for s in person.frame_scores]
+    assert indices == sorted(set(indices))
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [({"sampling": "stride", "every": 3}, 4),
+                                                  ({"sampling": "per_second", "per_second": 10.0}, 5)])
+def test_sampling_modes(media_dir: Path, tiny_detector: Path, kwargs: dict, expected: int) -> None:
+    report = analyze(media_dir / "face clip.mp4", tiny_detector, **kwargs)
+    assert report.frames_sampled == expected

@@ -47,3 +47,11 @@ def test_to_json_round_trips_with_plain_labels() -> None:
     for key in ("path", "fake_probability", "threshold", "people", "frames_sampled", "faces_found",
                 "timings", "detector", "weights_sha256"):
         assert key in data
+
+
+def test_summary_when_no_person_decides() -> None:
+    brief = PersonReport(
+        person=1, verdict=Label.FAKE, fake_probability=0.9, start=2.0, end=2.0, suspicious_spans=[(2.0, 2.0)],
+        frames_used=1, median_face_size=80.0, decides_verdict=False, frame_scores=[],
+    )
+    assert _report([brief], p=0.9).summary() == "FAKE  0.90  person 1 at 0:02–0:02"

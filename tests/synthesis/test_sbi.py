@@ -23,23 +23,21 @@ def test_mask_covers_the_inner_face_and_not_the_corners() -> None:
         assert mask[:20, :20].max() == 0 and mask[-20:, -20:].max() == 0
 
 
-def test_self_blend_changes_only_inside_the_mask(face_image: np.ndarray) -> None:
+def test_real_and_fake_differ_only_inside_the_mask(face_image: np.ndarray) -> None:
     rng = np.random.default_rng(2)
-    fake, mask = self_blend(face_image, LANDMARKS, rng, SbiConfig(blend_ratios=(1.0,)))
-    assert fake.shape == face_image.shape and fake.dtype == np.uint8
-    outside = mask == 0
-    inside = mask > 0.9
-    diff = np.abs(fake.astype(int) - face_image.astype(int)).sum(axis=2)
-    # either the inner face (source altered) or the surroundings (target altered) changed, never neither
-    changed_inside = diff[inside].mean()
-    changed_outside = diff[outside].mean()
-    assert max(changed_inside, changed_outside) > 3
+    for _ in range(6):
+        real, fake, mask = self_blend(face_image, LANDMARKS, rng, SbiConfig(blend_ratios=(1.0,)))
+        assert fake.shape == face_image.shape and fake.dtype == np.uint8
+        diff = np.abs(fake.astype(int) - real.astype(int)).sum(axis=2)
+        # the pair differs only where the mask is: never outside it, always inside it
+        assert diff[mask == 0].max() == 0
+        assert diff[mask > 0.9].mean() > 1
 
 
 def test_self_blend_is_deterministic_for_a_seed(face_image: np.ndarray) -> None:
-    a, _ = self_blend(face_image, LANDMARKS, np.random.default_rng(5))
-    b, _ = self_blend(face_image, LANDMARKS, np.random.default_rng(5))
-    c, _ = self_blend(face_image, LANDMARKS, np.random.default_rng(6))
+    _, a, _ = self_blend(face_image, LANDMARKS, np.random.default_rng(5))
+    _, b, _ = self_blend(face_image, LANDMARKS, np.random.default_rng(5))
+    _, c, _ = self_blend(face_image, LANDMARKS, np.random.default_rng(6))
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
 

@@ -15,7 +15,14 @@ def test_rule_labels_by_band() -> None:
 def test_override_moves_the_band_with_the_threshold() -> None:
     rule = DecisionRule.from_spec(0.5, (0.4, 0.7), override=0.8)
     assert rule.threshold == 0.8
-    assert rule.low == pytest.approx(0.7) and rule.high == pytest.approx(1.0)
+    assert rule.low == pytest.approx(0.64) and rule.high == pytest.approx(0.88)
+
+
+@pytest.mark.parametrize("override", [0.01, 0.1, 0.5, 0.9, 0.99])
+def test_override_keeps_real_and_fake_reachable(override: float) -> None:
+    rule = DecisionRule.from_spec(0.5, (0.3, 0.8), override=override)
+    assert 0.0 < rule.low <= rule.threshold <= rule.high < 1.0
+    assert rule.label(0.0) is Label.REAL and rule.label(0.999999) is Label.FAKE
 
 
 @pytest.mark.parametrize("bad", [0.0, 1.0, -0.2, 1.5])

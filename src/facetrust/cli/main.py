@@ -1,5 +1,10 @@
 """``facetrust detect | models | demo | train``. Each command calls the public API and maps errors to exit
-codes: 0 every input analysed, 1 some input failed (the rest are still analysed), 2 usage error."""
+codes: 0 every input analysed, 1 some input failed (the rest are still analysed) or the detector could not be
+loaded, 2 usage error (checked before any analysis), 130 interrupted (results so far are still written).
+
+Output: one result line per input on stdout (failed inputs too: ``path  ERROR  Type: message``), so
+``facetrust detect dir > results.txt`` captures them; the progress bar, warnings and the summary go to stderr.
+Every path and message is escaped before it reaches Rich markup, so ``clip [final].mp4`` prints intact."""
 
 from __future__ import annotations
 
@@ -7,13 +12,17 @@ import csv
 import glob
 import json
 import logging
+import math
+import os
 import sys
 import tempfile
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,17 +37,34 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+# Both consoles look up sys.stdout / sys.stderr when they write (no file is bound at import), so redirection
+# and test runners see every line. emoji=False: a file named ``a:joy:.jpg`` must not turn into an emoji.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+logger = logging.getLogger("facetrust.cli")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 VERDICT_STYLE = {"REAL": "green", "FAKE": "bold red", "UNCERTAIN": "yellow", "NO_FACE": "cyan"}
+INTERNAL_ERROR = "InternalError"
+
+
+class Sampling(StrEnum):
+    """How frames are picked from a video (``facetrust.analyze(sampling=...)``)."""
+
+    uniform = "uniform"
+    stride = "stride"
+    per_second = "per_second"
 
 
 def _usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]Error:[/red] {message}")
+    """Print ``message`` (plain text, escaped here) and return the exit to raise: code 2."""
+    err.print(f"[red]Error:[/red] {escape(message)}")
     return typer.Exit(EXIT_USAGE)
+
+
+def _error_text(error: dict[str, str]) -> str:
+    return f"{error['type']}: {error['message']}"
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
@@ -53,14 +79,32 @@ def expand_inputs(items: list[str]) -> list[Path]:
         elif path.exists():
             paths.append(path)
         elif any(ch in item for ch in "*?["):
-            paths.extend(sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file()))
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            paths.extend(matches or [path])  # no match: keep it, so it is reported rather than dropped
         else:
             paths.append(path)
     seen: set[Path] = set()
     return [p for p in paths if not (p in seen or seen.add(p))]
 
 
-def _entry(path: Path, report: facetrust.Report | None, error: Exception | None) -> dict[str, Any]:
+def _check_output_file(option: str, file: Path, inputs: list[Path]) -> None:
+    """Raise a usage error unless ``file`` can be written: its folder exists and is writable, it is not a
+    folder, not read-only, and not one of the inputs (which it would overwrite)."""
+    parent = file.parent
+    if file.is_dir():
+        raise _usage_error(f"{option} {file}: is a folder, expected a file name")
+    if not parent.is_dir():
+        raise _usage_error(f"{option} {file}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _usage_error(f"{option} {file}: folder {parent} is not writable")
+    if file.exists() and not os.access(file, os.W_OK):
+        raise _usage_error(f"{option} {file}: file is not writable")
+    resolved = file.resolve()
+    if any(resolved == p.resolve() for p in inputs):
+        raise _usage_error(f"{option} {file}: is also an input; refusing to overwrite it")
+
+
+def _entry(path: Path, report: facetrust.Report | None, error: dict[str, str] | None) -> dict[str, Any]:
     if report is not None:
         return {**report.to_dict(), "path": str(path), "error": None}
     assert error is not None
@@ -70,7 +114,7 @@ def _entry(path: Path, report: facetrust.Report | None, error: Exception | None)
         "fake_probability": None,
         "threshold": None,
         "people": [],
-        "error": {"type": type(error).__name__, "message": str(error)},
+        "error": error,
     }
 
 
@@ -88,63 +132,147 @@ def _write_csv(file: Path, entries: list[dict[str, Any]]) -> None:
                              error.get("type", ""), error.get("message", "")])
 
 
+def _write_outputs(json_file: Path | None, csv_file: Path | None, entries: list[dict[str, Any]],
+                   complete: bool) -> bool:
+    """Write the JSON / CSV files; on failure print why and return False (never raises an OSError)."""
+    ok = True
+    if json_file is not None:
+        try:
+            json_file.write_text(json.dumps({"complete": complete, "results": entries}, indent=2), encoding="utf-8")
+        except OSError as exc:
+            err.print(f"[red]Error:[/red] could not write {escape(str(json_file))}: {escape(str(exc))}")
+            ok = False
+    if csv_file is not None:
+        try:
+            _write_csv(csv_file, entries)
+        except OSError as exc:
+            err.print(f"[red]Error:[/red] could not write {escape(str(csv_file))}: {escape(str(exc))}")
+            ok = False
+    return ok
+
+
+def _print_result(progress: Progress, line: str) -> None:
+    """Print a result line on stdout. While the progress bar is drawn on the same terminal, the bar is taken
+    down and put back around the line, so the line lands above it (Rich's own redirection would send it to
+    stderr, and ``out`` bypasses that redirection: it writes to the real stdout, e.g. ``> results.txt``)."""
+    if progress.live.is_started and out.is_terminal and err.is_terminal:
+        progress.stop()
+        out.print(line)
+        progress.start()
+    else:
+        out.print(line)
+
+
 @app.command()
 def detect(
     paths: Annotated[list[str], typer.Argument(help="Images, videos, folders (searched recursively) or glob patterns.")],
     json_file: Annotated[Path | None, typer.Option("--json", help="Write all results as JSON to this file.")] = None,
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Write one CSV row per input to this file.")] = None,
-    frames: Annotated[int, typer.Option(min=1, max=300, help="Evenly spaced frames analysed per video.")] = 32,
+    sampling: Annotated[Sampling, typer.Option(
+        help="How video frames are picked: uniform = --frames evenly spaced frames; stride = every K-th frame "
+             "(--every K); per_second = K frames per second of video (--per-second K). At most 300 frames per "
+             "video either way (longer lists are thinned evenly). Images are one frame.")] = Sampling.uniform,
+    frames: Annotated[int | None, typer.Option(
+        min=1, max=300, show_default=False,
+        help="uniform sampling: evenly spaced frames analysed per video, 1-300 (default 32).")] = None,
+    every: Annotated[int | None, typer.Option(
+        "--every", min=1, metavar="K", show_default=False,
+        help="stride sampling: analyse every K-th frame, starting with the first (default 1).")] = None,
+    per_second: Annotated[float | None, typer.Option(
+        "--per-second", metavar="K", show_default=False,
+        help="per_second sampling: K frames per second of video, > 0; 0.5 = one every 2 s (default 1).")] = None,
     detector: Annotated[str, typer.Option(help="Detector name (see `facetrust models`) or spec .json path.")] = "default",
+    face_detector: Annotated[str, typer.Option(help="Face detector name (see `facetrust models`).")] = "mtcnn",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N (default: cuda if present).")] = None,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Override the calibrated threshold.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
 ) -> None:
-    """Analyse media files and print one verdict line per input."""
+    """Analyse media files and print one verdict line per input (on stdout)."""
+    from facetrust.faces import list_face_detectors
+
     setup_logging(logging.INFO if verbose else logging.WARNING)
+    logger.setLevel(logging.DEBUG if verbose else logging.NOTSET)  # -v also shows tracebacks of internal errors
+
+    # usage errors: all checked before anything is loaded or analysed
+    for option, given, mode in (("--frames", frames, Sampling.uniform), ("--every", every, Sampling.stride),
+                                ("--per-second", per_second, Sampling.per_second)):
+        if given is not None and sampling is not mode:
+            raise _usage_error(f"{option} applies to --sampling {mode.value} only (sampling is {sampling.value})")
+    if per_second is not None and not (math.isfinite(per_second) and per_second > 0):
+        raise _usage_error(f"--per-second must be a number > 0, got {per_second}")
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise _usage_error("--threshold must lie strictly between 0 and 1")
+    if face_detector not in list_face_detectors():
+        raise _usage_error(str(facetrust.UnknownNameError("face detector", face_detector, list_face_detectors())))
     inputs = expand_inputs(paths)
     if not inputs:
         raise _usage_error(f"no media files found in {' '.join(paths)}")
-    if threshold is not None and not 0.0 < threshold < 1.0:
-        raise _usage_error("--threshold must lie strictly between 0 and 1")
+    for option, file in (("--json", json_file), ("--csv", csv_file)):
+        if file is not None:
+            _check_output_file(option, file, inputs)
+    if json_file is not None and csv_file is not None and json_file.resolve() == csv_file.resolve():
+        raise _usage_error("--json and --csv name the same file")
+
     try:
-        facetrust.load_detector(detector, device=device)  # fail early on names and weights
-    except facetrust.UnknownNameError as exc:
-        raise _usage_error(str(exc)) from None
-    except facetrust.ConfigError as exc:
+        facetrust.load_detector(detector, device=device)  # fail early on names, devices and weights
+    except facetrust.ConfigError as exc:  # UnknownNameError included
         raise _usage_error(str(exc)) from None
     except facetrust.FacetrustError as exc:
-        err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+        err.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED) from None
+    except Exception as exc:
+        logger.debug("loading detector %s failed", detector, exc_info=True)
+        err.print(f"[red]{INTERNAL_ERROR}:[/red] could not load detector {escape(detector)}: "
+                  f"{escape(f'{type(exc).__name__}: {exc}')}")
         raise typer.Exit(EXIT_FAILED) from None
 
+    options: dict[str, Any] = {
+        "frames": 32 if frames is None else frames, "sampling": sampling.value,
+        "every": 1 if every is None else every, "per_second": 1.0 if per_second is None else per_second,
+        "detector": detector, "face_detector": face_detector, "device": device, "threshold": threshold,
+    }
     entries: list[dict[str, Any]] = []
-    failed = 0
+    failed = internal = 0
+    interrupted = False
     width = max(len(str(p)) for p in inputs)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as progress:
-        task = progress.add_task("analysing", total=len(inputs))
-        for path in inputs:
-            progress.update(task, description=f"analysing {path.name[:40]}")
-            try:
-                report = facetrust.analyze(path, frames=frames, detector=detector, device=device, threshold=threshold)
-            except facetrust.ConfigError as exc:
-                raise _usage_error(str(exc)) from None
-            except facetrust.FacetrustError as exc:
-                failed += 1
-                entries.append(_entry(path, None, exc))
-                progress.console.print(f"{str(path):<{width}}  [red]ERROR[/red]  {type(exc).__name__}: {exc}")
-            else:
-                entries.append(_entry(path, report, None))
-                style = VERDICT_STYLE.get(str(report.verdict), "")
-                verdict, _, rest = report.summary().partition("  ")
-                progress.console.print(f"{str(path):<{width}}  [{style}]{verdict}[/{style}]  {rest}")
-            progress.advance(task)
-    if json_file is not None:
-        json_file.write_text(json.dumps({"results": entries}, indent=2), encoding="utf-8")
-    if csv_file is not None:
-        _write_csv(csv_file, entries)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as progress:
+            task = progress.add_task("analysing", total=len(inputs))
+            for path in inputs:
+                progress.update(task, description=f"analysing {escape(path.name[:40])}")
+                name = escape(f"{str(path):<{width}}")
+                error: dict[str, str] | None = None
+                try:
+                    report = facetrust.analyze(path, **options)
+                except facetrust.FacetrustError as exc:  # ConfigError too: this input failed, the rest go on
+                    error = {"type": type(exc).__name__, "message": str(exc)}
+                except Exception as exc:  # a bug, not a bad input: record it and go on with the others
+                    logger.debug("internal error while analysing %s", path, exc_info=True)
+                    internal += 1
+                    error = {"type": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
+                if error is not None:
+                    failed += 1
+                    entries.append(_entry(path, None, error))
+                    _print_result(progress, f"{name}  [red]ERROR[/red]  {escape(_error_text(error))}")
+                else:
+                    entries.append(_entry(path, report, None))
+                    style = VERDICT_STYLE.get(str(report.verdict), "none")
+                    verdict, _, rest = report.summary().partition("  ")
+                    _print_result(progress, f"{name}  [{style}]{escape(verdict)}[/{style}]  {escape(rest)}")
+                progress.advance(task)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:  # whatever happened, write what was analysed
+        written = _write_outputs(json_file, csv_file, entries, complete=len(entries) == len(inputs))
+    if interrupted:
+        err.print(f"interrupted after {len(entries)} of {len(inputs)} input(s)")
+        raise typer.Exit(EXIT_INTERRUPTED)
     if failed:
         err.print(f"{failed} of {len(inputs)} input(s) failed")
-    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+    if internal and not verbose:
+        err.print(f"{internal} internal error(s): rerun with -v to see the traceback, and please report it")
+    raise typer.Exit(EXIT_FAILED if failed or not written else EXIT_OK)
 
 
 @app.command()
@@ -156,10 +284,10 @@ def models() -> None:
     for column in ("name", "architecture", "input", "bundled", "sha256", "description"):
         table.add_column(column)
     for info in facetrust.list_detectors():
-        table.add_row(info.name, info.architecture, str(info.input_size), "yes" if info.bundled else "no",
-                      (info.sha256 or "")[:12], info.description)
+        table.add_row(escape(info.name), escape(info.architecture), str(info.input_size),
+                      "yes" if info.bundled else "no", (info.sha256 or "")[:12], escape(info.description))
     out.print(table)
-    out.print("face detectors: " + ", ".join(list_face_detectors()))
+    out.print("face detectors: " + escape(", ".join(list_face_detectors())))
 
 
 @app.command()
@@ -171,23 +299,44 @@ def demo(
     from facetrust.demo import make_demo_media
 
     setup_logging()
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise _usage_error(f"--out {out_dir}: is a file, expected a folder")
+    try:
+        facetrust.load_detector("default", device=device)  # a missing or altered model fails here, once
+    except facetrust.ConfigError as exc:
+        raise _usage_error(str(exc)) from None
+    except facetrust.FacetrustError as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED) from None
     directory = out_dir or Path(tempfile.mkdtemp(prefix="facetrust-demo-"))
-    with err.status("making demo media (real astronaut photo and a self-blended fake)"):
-        items = make_demo_media(directory)
+    try:
+        with err.status("making demo media (real astronaut photo and a self-blended fake)"):
+            items = make_demo_media(directory)
+    except (facetrust.FacetrustError, OSError) as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] could not make the demo media: {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED) from None
     wrong = 0
     for item in items:
+        label = escape(f"{item.description:<24} {item.path.name:<28}")
         try:
             report = facetrust.analyze(item.path, device=device)
-        except facetrust.FacetrustError as exc:
-            err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
-            raise typer.Exit(EXIT_FAILED) from None
+        except Exception as exc:  # FacetrustError, or a bug: say which item failed and go on with the others
+            logger.debug("analysing demo item %s failed", item.path, exc_info=True)
+            if isinstance(exc, facetrust.FacetrustError):
+                error = {"type": type(exc).__name__, "message": str(exc)}
+            else:
+                error = {"type": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
+            wrong += 1
+            out.print(f"{label} [red]ERROR[/red]  {escape(_error_text(error))}")
+            continue
         ok = str(report.verdict) == item.expected
         wrong += not ok
-        style = VERDICT_STYLE.get(str(report.verdict), "")
+        style = VERDICT_STYLE.get(str(report.verdict), "none")
         verdict, _, rest = report.summary().partition("  ")
-        mark = "[green]as expected[/green]" if ok else f"[red]expected {item.expected}[/red]"
-        out.print(f"{item.description:<24} {item.path.name:<28} [{style}]{verdict:<9}[/{style}] {rest}  ({mark})")
-    out.print(f"demo media in {directory}")
+        mark = "[green]as expected[/green]" if ok else f"[red]expected {escape(item.expected)}[/red]"
+        out.print(f"{label} [{style}]{escape(f'{verdict:<9}')}"
+                  f"[/{style}] {escape(rest)}  ({mark})")
+    out.print(f"demo media in {escape(str(directory))}")
     raise typer.Exit(EXIT_FAILED if wrong else EXIT_OK)
 
 
@@ -210,9 +359,9 @@ def train(
     try:
         spec = run_training(cfg, command=command)
     except facetrust.FacetrustError as exc:
-        err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+        err.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_FAILED) from None
-    out.print(f"saved {spec.name} to {cfg.output_dir} (sha256 {spec.sha256})")
+    out.print(escape(f"saved {spec.name} to {cfg.output_dir} (sha256 {spec.sha256})"))
 
 
 def main() -> None:

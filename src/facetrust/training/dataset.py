@@ -54,15 +54,15 @@ class SelfBlendPairs(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         row = int(self.indices[item])
         image = np.array(self.store.images[row])
         landmarks = self.store.landmarks[row]
-        fake, _ = self_blend(image, landmarks, rng, self.sbi)
+        real, fake, _ = self_blend(image, landmarks, rng, self.sbi)
         store_size, size = image.shape[0], self.input_size
         centre = (store_size - size) // 2
-        jitter = max(1, (store_size - size) // 2) if self.train else 0
+        jitter = centre if self.train else 0
         x0 = centre + (int(rng.integers(-jitter, jitter + 1)) if jitter else 0)
         y0 = centre + (int(rng.integers(-jitter, jitter + 1)) if jitter else 0)
         flip = self.train and rng.random() < 0.5
         pair = []
-        for picture in (image, fake):
+        for picture in (real, fake):
             cut = picture[y0 : y0 + size, x0 : x0 + size]
             if flip:
                 cut = cut[:, ::-1]

@@ -180,7 +180,7 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
         temperature=round(calibration.temperature, 4),
         license="Apache-2.0 (code and weights); trained on research-only face data, see the model card",
         provenance={
-            "recipe": "self-blended images (SBI) from real faces only; ImageNet EfficientNet-Lite init",
+            "recipe": f"self-blended images (SBI) from real faces only; ImageNet {cfg.architecture} init",
             "command": command,
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
             "data": "real images and real videos of the facetrust shared data folder (manifest.csv), identities split",
@@ -188,6 +188,9 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
             "device": f"{device.type} ({platform.processor() or platform.machine()})",
             "epochs_run": round(epochs_run, 3),
             "holdout_auc": metrics["holdout_all"].get("auc"),  # type: ignore[union-attr]
+            "crop_recipe": store.recipe,
+            "degradations": asdict(train_set.degradations),
+            "self_blend": asdict(train_set.sbi),
         },
     )
     cfg.output_dir.mkdir(parents=True, exist_ok=True)

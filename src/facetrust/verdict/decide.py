@@ -32,14 +32,18 @@ class DecisionRule:
 
     @classmethod
     def from_spec(cls, threshold: float, band: tuple[float, float], override: float | None = None) -> DecisionRule:
-        """The spec's rule; an ``override`` threshold moves the band with it, keeping its widths."""
+        """The spec's rule. An ``override`` threshold carries the band along proportionally: each edge keeps
+        its relative distance to the threshold (as a share of the room towards 0 or 1), so both REAL and
+        FAKE stay reachable whatever the override."""
         if override is None:
             return cls(threshold, band[0], band[1])
         if not 0.0 < override < 1.0:
             raise ConfigError(f"threshold must lie strictly between 0 and 1, got {override}")
-        low = float(np.clip(override - (threshold - band[0]), 0.0, override))
-        high = float(np.clip(override + (band[1] - threshold), override, 1.0))
-        return cls(override, low, high)
+        low_share = (threshold - band[0]) / threshold  # 0 = no band below the threshold
+        high_share = (band[1] - threshold) / (1.0 - threshold)
+        low = override * (1.0 - low_share)
+        high = override + (1.0 - override) * high_share
+        return cls(override, float(low), float(high))
 
     def label(self, probability: float) -> Label:
         if probability >= self.high:

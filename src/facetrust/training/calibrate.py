@@ -64,3 +64,24 @@ def binary_metrics(probs: np.ndarray, labels: np.ndarray, threshold: float) -> d
     if real.any() and fake.any():
         metrics["auc"] = float(roc_auc_score(labels, probs))
     return metrics
+
+
+def calibrate_tracks(real_means: np.ndarray, fake_means: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """Threshold and UNCERTAIN band for a person's *mean* probability over many frames.
+
+    Fitted on per-video means, whose spread is far narrower than a single frame's. When the held-out real and
+    fake tracks overlap: Youden threshold, band from the 5th percentile of fakes to the 95th percentile of
+    reals. When they are separated: threshold midway, band = the gap between them."""
+    real_high = float(np.quantile(real_means, 0.95))
+    fake_low = float(np.quantile(fake_means, 0.05))
+    if real_high < fake_low:
+        # separated held-out classes: the threshold goes midway (max margin) and the gap, where no held-out
+        # video fell, is UNCERTAIN rather than a confident answer
+        threshold = round((real_high + fake_low) / 2, 4)
+        return threshold, (round(real_high, 4), round(fake_low, 4))
+    labels = np.concatenate([np.zeros(len(real_means)), np.ones(len(fake_means))])
+    probs = np.concatenate([real_means, fake_means])
+    fpr, tpr, thresholds = roc_curve(labels, probs)
+    best = int(np.argmax(tpr - fpr))
+    threshold = round(float(np.clip(thresholds[best], 0.05, 0.95)), 4)
+    return threshold, (round(min(fake_low, threshold), 4), round(max(real_high, threshold), 4))

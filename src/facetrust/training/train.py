@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from facetrust.errors import ConfigError
 from facetrust.models import IMAGENET_NORMALISATION, build_model, save_detector
 from facetrust.scoring import select_device
-from facetrust.training.calibrate import binary_metrics, calibrate, sigmoid
+from facetrust.training.calibrate import binary_metrics, calibrate, calibrate_tracks, sigmoid
 from facetrust.training.config import TrainConfig
 from facetrust.training.dataset import SelfBlendPairs
 from facetrust.training.prepare import CropStore, prepare_crops
@@ -49,6 +49,37 @@ def _predict_logits(model: nn.Module, loader: DataLoader, device: torch.device) 
             real_logits.append(logits[: len(real)])
             fake_logits.append(logits[len(real) :])
     return np.concatenate(real_logits), np.concatenate(fake_logits)
+
+
+def track_calibration(
+    model: nn.Module, store: CropStore, cfg: TrainConfig, temperature: float, device: torch.device
+) -> dict[str, object]:
+    """Fit the track rule on held-out real videos: each video's mean probability over its frames, real and
+    self-blended (every frame blended independently). Returns the rule and the per-video numbers."""
+    mean, std = IMAGENET_NORMALISATION[cfg.architecture]
+    video_idx = store.indices("holdout", kind="video")
+    if len(video_idx) == 0:
+        return {}
+    loader = DataLoader(
+        SelfBlendPairs(store, video_idx, input_size=cfg.input_size, mean=mean, std=std, train=False, seed=cfg.seed + 1),
+        batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+    )
+    real_logits, fake_logits = _predict_logits(model, loader, device)
+    paths = np.array([store.rows[int(i)]["path"] for i in video_idx])
+    videos = sorted(set(paths.tolist()))
+    real_means = np.array([sigmoid(real_logits[paths == v] / temperature).mean() for v in videos])
+    fake_means = np.array([sigmoid(fake_logits[paths == v] / temperature).mean() for v in videos])
+    threshold, band = calibrate_tracks(real_means, fake_means)
+    return {
+        "track_threshold": threshold,
+        "track_uncertain_band": list(band),
+        "videos": len(videos),
+        "frames": int(len(video_idx)),
+        "real_video_means": [round(float(v), 4) for v in real_means],
+        "fake_video_means": [round(float(v), 4) for v in fake_means],
+        "real_videos_called_fake": int(np.sum(real_means >= band[1])),
+        "fake_videos_called_fake": int(np.sum(fake_means >= band[1])),
+    }
 
 
 def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | None = None) -> DetectorSpec:
@@ -168,6 +199,8 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
         if mask.any():
             metrics[f"holdout_{kind}"] = binary_metrics(probs[mask], labels[mask], calibration.threshold)
 
+    tracks = track_calibration(model, store, cfg, calibration.temperature, device)
+    metrics["holdout_tracks"] = tracks
     spec = DetectorSpec(
         name=cfg.name,
         architecture=cfg.architecture,
@@ -178,6 +211,8 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
         threshold=round(calibration.threshold, 4),
         uncertain_band=calibration.uncertain_band,
         temperature=round(calibration.temperature, 4),
+        track_threshold=tracks.get("track_threshold"),  # type: ignore[arg-type]
+        track_uncertain_band=tuple(tracks["track_uncertain_band"]) if tracks else None,  # type: ignore[arg-type]
         license="Apache-2.0 (code and weights); trained on research-only face data, see the model card",
         provenance={
             "recipe": f"self-blended images (SBI) from real faces only; ImageNet {cfg.architecture} init",

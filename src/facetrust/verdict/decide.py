@@ -59,6 +59,7 @@ class PersonVerdict:
     label: Label
     fake_probability: float
     counted: bool  # False for brief tracks that do not decide the media's verdict
+    rule: DecisionRule  # the rule that labelled this person (frame rule, or track rule for long tracks)
 
 
 def suspicious_spans(times: Sequence[float], probabilities: Sequence[float], threshold: float) -> list[tuple[float, float]]:
@@ -79,16 +80,24 @@ def suspicious_spans(times: Sequence[float], probabilities: Sequence[float], thr
 
 
 def decide(
-    track_probabilities: dict[int, Sequence[float]], rule: DecisionRule, *, min_observations: int = 1
+    track_probabilities: dict[int, Sequence[float]],
+    rule: DecisionRule,
+    *,
+    min_observations: int = 1,
+    track_rule: DecisionRule | None = None,
+    track_min_frames: int = 8,
 ) -> tuple[Label, float | None, list[PersonVerdict]]:
-    """Label every person and the media. Tracks with fewer than ``min_observations`` frames are labelled but
-    do not decide the media's verdict unless no track is long enough."""
+    """Label every person and the media. A person's probability (the mean over their frames) is labelled by
+    ``track_rule`` when they have at least ``track_min_frames`` frames and a track rule is given, else by
+    ``rule``. Tracks with fewer than ``min_observations`` frames are labelled but do not decide the media's
+    verdict unless no track is long enough."""
     people = []
     for track_id, probabilities in track_probabilities.items():
         if len(probabilities) == 0:
             continue
         p = float(np.mean(probabilities))
-        people.append(PersonVerdict(track_id, rule.label(p), p, len(probabilities) >= min_observations))
+        used = track_rule if track_rule is not None and len(probabilities) >= track_min_frames else rule
+        people.append(PersonVerdict(track_id, used.label(p), p, len(probabilities) >= min_observations, used))
     if not people:
         return Label.NO_FACE, None, []
     deciding = [p for p in people if p.counted] or people

@@ -15,3 +15,28 @@ def astronaut_variants(count: int) -> list[np.ndarray]:
         crop = cv2.resize(crop, (240, 240), interpolation=cv2.INTER_AREA)
         out.append(np.clip(crop.astype(int) + (i * 7 - 20), 0, 255).astype(np.uint8))
     return out
+
+
+def write_tiny_data_root(data, photos: int, video=None) -> list[dict[str, str]]:
+    """A data folder like ../shared/data in miniature: ``photos`` astronaut photos (one identity each), an
+    optional real video copied from ``video``, and manifest.csv. Returns the manifest rows."""
+    import csv
+    import shutil
+
+    from facetrust.media.testing import write_image
+
+    rows = []
+    for i, image in enumerate(astronaut_variants(photos)):
+        rel = f"real/images/set/{i}.jpg"
+        write_image(data / rel, image)
+        rows.append({"path": rel, "label": "real", "kind": "image", "source": "t", "group": f"id{i}", "method": "camera"})
+    if video is not None:
+        rel = "real/videos/clip.mp4"
+        (data / "real/videos").mkdir(parents=True)
+        shutil.copy(video, data / rel)
+        rows.append({"path": rel, "label": "real", "kind": "video", "source": "t", "group": "vid", "method": "camera"})
+    with (data / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows

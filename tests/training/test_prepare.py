@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 from facetrust.errors import ConfigError, InputError
-from facetrust.media.testing import write_image
 from facetrust.training.config import TrainConfig
 from facetrust.training.prepare import CropStore, _largest_face, prepare_crops, read_manifest
 from facetrust.types import FaceBox
-from tests_helpers import astronaut_variants
+from tests_helpers import write_tiny_data_root
 
 FIELDS = ["path", "label", "kind", "source", "group", "method"]
 
@@ -31,12 +30,7 @@ def _write_manifest(data: Path, rows: list[dict[str, str]], fields: list[str] = 
 def tiny_data(tmp_path: Path) -> tuple[Path, list[dict[str, str]]]:
     """Three 240-px photos of one face (different crops and colours), as a data folder with manifest.csv."""
     data = tmp_path / "data"
-    rows = []
-    for i, image in enumerate(astronaut_variants(3)):
-        rel = f"real/images/set/{i}.jpg"
-        write_image(data / rel, image)
-        rows.append({"path": rel, "label": "real", "kind": "image", "source": "t", "group": f"id{i}", "method": "camera"})
-    _write_manifest(data, rows)
+    rows = write_tiny_data_root(data, photos=3)
     return data, rows
 
 

@@ -1,6 +1,5 @@
 """`facetrust train` end to end on a tiny generated data folder: crops, a few steps, calibration, a loadable detector."""
 
-import csv
 import json
 from pathlib import Path
 
@@ -9,26 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from facetrust.cli.main import app
-from facetrust.media.testing import write_image
-from tests_helpers import astronaut_variants
+from tests_helpers import write_tiny_data_root
 
 
 @pytest.mark.slow
 def test_train_tiny_config_end_to_end(tmp_path: Path, media_dir: Path) -> None:
     data = tmp_path / "data"
-    rows = []
-    for i, image in enumerate(astronaut_variants(6)):
-        rel = f"real/images/set/{i}.jpg"
-        write_image(data / rel, image)
-        rows.append({"path": rel, "label": "real", "kind": "image", "source": "t", "group": f"id{i}", "method": "camera"})
-    rel = "real/videos/clip.mp4"
-    (data / "real/videos").mkdir(parents=True)
-    (data / rel).write_bytes((media_dir / "face clip.mp4").read_bytes())
-    rows.append({"path": rel, "label": "real", "kind": "video", "source": "t", "group": "vid", "method": "camera"})
-    with (data / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_tiny_data_root(data, photos=6, video=media_dir / "face clip.mp4")
     config = tmp_path / "tiny.yaml"
     config.write_text(
         f"data_root: {data}\ncache_dir: {tmp_path / 'cache'}\noutput_dir: {tmp_path / 'out'}\n"

@@ -36,6 +36,7 @@ bench: $(VENV)/.installed
 
 train: $(VENV)/.installed-dev
 	$(VENV)/bin/facetrust train configs/default_detector.yaml
+	$(VENV)/bin/facetrust train configs/default_detector_stage2.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

@@ -40,3 +40,18 @@ def write_tiny_data_root(data, photos: int, video=None) -> list[dict[str, str]]:
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+def write_generic_dataset(root, media_dir):
+    """A dataset in the generic layout, from the session's test media: real/ holds a face clip, a photo and a
+    video without a face; fake/swap/ holds a face clip and a truncated mp4. Returns ``root``."""
+    import shutil
+
+    (root / "real").mkdir(parents=True)
+    (root / "fake" / "swap").mkdir(parents=True)
+    shutil.copy(media_dir / "face clip.mp4", root / "real" / "clip one.mp4")
+    shutil.copy(media_dir / "astronaut photo ü.jpg", root / "real" / "photo.jpg")
+    shutil.copy(media_dir / "no face.mp4", root / "real" / "empty scene.mp4")
+    shutil.copy(media_dir / "face clip.mp4", root / "fake" / "swap" / "clip two.mp4")
+    shutil.copy(media_dir / "truncated.mp4", root / "fake" / "swap" / "broken.mp4")
+    return root

@@ -18,7 +18,7 @@ from facetrust.frames import sample_times
 from facetrust.media import open_media
 from facetrust.models import Detector, create_detector
 from facetrust.report import FrameScore, PersonReport, Report
-from facetrust.types import FaceBox, FaceTrack
+from facetrust.types import CropSpec, FaceBox, FaceTrack, MediaInfo, TrackingResult
 from facetrust.verdict import DecisionRule, PersonVerdict, decide, suspicious_spans
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,69 @@ class PipelineOptions:
     min_face_score: float = 0.9  # face detector confidence below which faces are dropped
 
 
+@dataclass
+class FaceScan:
+    """The faces of one file: what was sampled, the crops cut for a detector and the per-person tracks.
+
+    ``sampled`` holds ``(ordinal, timestamp, faces)`` per decoded frame; ``crops`` maps ``(ordinal, face k)`` to
+    the face crop; ``frame_indices[ordinal]`` is the frame's index in the file."""
+
+    info: MediaInfo
+    sampled: list[tuple[int, float, list[FaceBox]]]
+    crops: dict[tuple[int, int], np.ndarray]
+    tracking: TrackingResult
+    frame_indices: list[int]
+    decode_failures: int
+    timings: dict[str, float]
+
+
+def scan_faces(
+    source: str | os.PathLike | np.ndarray,
+    face_detector: FaceDetector,
+    crop: CropSpec,
+    options: PipelineOptions | None = None,
+) -> FaceScan:
+    """media → sampled frames → faces → crops → tracks, for one file: the part shared by ``analyze`` (which
+    then scores the crops) and dataset extraction (which stores them)."""
+    options = options or PipelineOptions()
+    if not 1 <= options.frames <= MAX_FRAMES:
+        raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
+    timings: dict[str, float] = {"decode": 0.0, "detect": 0.0, "crop": 0.0}
+    frame_indices: list[int] = []
+    with open_media(source) as reader:
+        info = reader.info
+        times = [0.0] if info.kind == "image" else sample_times(
+            info, mode=options.sampling, n=options.frames, every=options.every,
+            per_second=options.per_second, max_frames=MAX_FRAMES,
+        )
+        # decode, detect and crop chunk by chunk: only crops are kept, so memory stays bounded
+        # whatever the resolution and the number of sampled frames
+        sampled: list[tuple[int, float, list[FaceBox]]] = []
+        crops: dict[tuple[int, int], np.ndarray] = {}
+        for first in range(0, len(times), FRAME_CHUNK):
+            mark = time.perf_counter()
+            frames = reader.read(times[first : first + FRAME_CHUNK])
+            timings["decode"] += time.perf_counter() - mark
+            if not frames:
+                continue
+            mark = time.perf_counter()
+            detections = face_detector.detect([f.image for f in frames])
+            timings["detect"] += time.perf_counter() - mark
+            mark = time.perf_counter()
+            for frame, faces in zip(frames, detections, strict=True):
+                ordinal = len(sampled)  # unique key, whatever the reader's frame indices
+                sampled.append((ordinal, frame.timestamp, faces))
+                frame_indices.append(frame.index)
+                for k, face in enumerate(faces):
+                    crops[(ordinal, k)] = crop_face(frame.image, face, crop)
+            timings["crop"] += time.perf_counter() - mark
+        failures = reader.decode_failures
+    mark = time.perf_counter()
+    tracking = link_tracks(sampled, min_face_size=options.min_face_size, min_score=options.min_face_score)
+    timings["track"] = time.perf_counter() - mark
+    return FaceScan(info, sampled, crops, tracking, frame_indices, failures, timings)
+
+
 class Pipeline:
     """A loaded face detector + deepfake detector, ready to analyse many files."""
 
@@ -59,45 +122,10 @@ class Pipeline:
         track_rule = None
         if spec.track_threshold is not None and spec.track_uncertain_band is not None:
             track_rule = DecisionRule.from_spec(spec.track_threshold, spec.track_uncertain_band, options.threshold)
-        timings: dict[str, float] = {}
-        frame_indices: list[int] = []
         started = time.perf_counter()
-
-        with open_media(source) as reader:
-            info = reader.info
-            times = [0.0] if info.kind == "image" else sample_times(
-                info, mode=options.sampling, n=options.frames, every=options.every,
-                per_second=options.per_second, max_frames=MAX_FRAMES,
-            )
-            # decode, detect and crop chunk by chunk: only crops are kept, so memory stays bounded
-            # whatever the resolution and the number of sampled frames
-            sampled: list[tuple[int, float, list[FaceBox]]] = []
-            crops: dict[tuple[int, int], np.ndarray] = {}
-            timings.update(decode=0.0, detect=0.0, crop=0.0)
-            for first in range(0, len(times), FRAME_CHUNK):
-                mark = time.perf_counter()
-                frames = reader.read(times[first : first + FRAME_CHUNK])
-                timings["decode"] += time.perf_counter() - mark
-                if not frames:
-                    continue
-                mark = time.perf_counter()
-                detections = self.face_detector.detect([f.image for f in frames])
-                timings["detect"] += time.perf_counter() - mark
-                mark = time.perf_counter()
-                for frame, faces in zip(frames, detections, strict=True):
-                    ordinal = len(sampled)  # unique key, whatever the reader's frame indices
-                    sampled.append((ordinal, frame.timestamp, faces))
-                    frame_indices.append(frame.index)
-                    for k, face in enumerate(faces):
-                        crops[(ordinal, k)] = crop_face(frame.image, face, spec.crop)
-                timings["crop"] += time.perf_counter() - mark
-            failures = reader.decode_failures
-
-        mark = time.perf_counter()
-        tracking = link_tracks(
-            sampled, min_face_size=options.min_face_size, min_score=options.min_face_score
-        )
-        timings["track"] = time.perf_counter() - mark
+        scan = scan_faces(source, self.face_detector, spec.crop, options)
+        info, sampled, crops, tracking, timings = scan.info, scan.sampled, scan.crops, scan.tracking, scan.timings
+        frame_indices, failures = scan.frame_indices, scan.decode_failures
 
         mark = time.perf_counter()
         face_keys = {id(face): (ordinal, k) for ordinal, _, faces in sampled for k, face in enumerate(faces)}

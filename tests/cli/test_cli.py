@@ -126,6 +126,10 @@ def test_models_lists_detectors() -> None:
     result = run("models")
     assert result.exit_code == 0
     assert "mtcnn" in result.output
+    # the zoo: every frame and clip architecture, and which ones start from scratch
+    for name in ("efficientnet_lite0", "resnet50", "cnn_lstm_attention", "mesonet4"):
+        assert name in result.output
+    assert "ImageNet" in result.output and "scratch" in result.output
 
 
 def _png_claiming(width: int, height: int) -> bytes:

@@ -1,20 +1,97 @@
-"""The architecture registry and build_model."""
+"""The architecture registry, its metadata (ArchitectureInfo) and build_model."""
 
 from __future__ import annotations
 
 import pytest
+import timm
 import torch
+from torch import nn
 
 from facetrust.errors import ConfigError, UnknownNameError
-from facetrust.models import ARCHITECTURES, IMAGENET_NORMALISATION, NATIVE_INPUT_SIZES, build_model
+from facetrust.models import (
+    ARCHITECTURES,
+    IMAGENET_NORMALISATION,
+    NATIVE_INPUT_SIZES,
+    ArchitectureInfo,
+    architecture_info,
+    build_model,
+    list_architectures,
+    register_architecture,
+)
+
+DOCUMENTED = [
+    "cnn_bilstm", "cnn_lstm_attention", "cnn_transformer", "cross_attention", "custom_cnn", "densenet121",
+    "efficientnet_b0", "efficientnet_b3", "efficientnet_b4", "efficientnet_lite0", "efficientnet_lite1",
+    "efficientnet_lite2", "mesonet4", "resnet50", "resnet50_lstm", "resnext50_32x4d", "resnext50_lstm",
+    "swin_tiny", "vgg16", "vit_small", "xception",
+]  # fmt: skip
+LITE = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+CLIP = [
+    "cnn_bilstm",
+    "cnn_lstm_attention",
+    "cnn_transformer",
+    "cross_attention",
+    "resnet50_lstm",
+    "resnext50_lstm",
+]
 
 
 def test_registered_architectures_are_the_documented_ones() -> None:
-    expected = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
-    assert ARCHITECTURES.names() == expected
-    # every registered architecture has a native size and an ImageNet normalisation (registered == present)
-    assert sorted(NATIVE_INPUT_SIZES) == expected
-    assert sorted(IMAGENET_NORMALISATION) == expected
+    infos = list_architectures()
+    names = [info.name for info in infos]
+    assert names == ARCHITECTURES.names() == DOCUMENTED  # sorted, one entry per name
+    assert len(set(names)) == len(names)
+    # every registered architecture has a native size; the ImageNet-initialisable ones are exactly the Lites
+    assert sorted(NATIVE_INPUT_SIZES) == DOCUMENTED
+    assert all(NATIVE_INPUT_SIZES[i.name] == i.native_input_size for i in infos)
+    assert sorted(i.name for i in infos if i.imagenet_init) == LITE == sorted(IMAGENET_NORMALISATION)
+    assert [i.name for i in list_architectures(input="clip")] == CLIP
+    assert [i.name for i in list_architectures(input="frame")] == sorted(set(DOCUMENTED) - set(CLIP))
+
+
+@pytest.mark.parametrize("info", list_architectures(), ids=lambda i: i.name)
+def test_metadata_is_complete(info: ArchitectureInfo) -> None:
+    assert info is architecture_info(info.name)
+    assert info.family and info.description
+    assert info.input in ("frame", "clip")
+    assert 1 <= info.min_input_size <= 64 and info.min_input_size <= info.native_input_size
+    assert info.gradcam_layout in ("NCHW", "NHWC", "NLC")
+    assert callable(info.gradcam_layer)
+
+
+def test_lite_builders_keep_their_timm_models() -> None:
+    """Trained detector files depend on these exact networks and state-dict keys."""
+    for variant in range(3):
+        info = architecture_info(f"efficientnet_lite{variant}")
+        assert info.timm_name == f"tf_efficientnet_lite{variant}"
+        with torch.device("meta"):
+            ours = build_model(info.name).state_dict()
+            timms = timm.create_model(info.timm_name, pretrained=False, num_classes=1).state_dict()
+        assert [(k, v.shape) for k, v in ours.items()] == [(k, v.shape) for k, v in timms.items()]
+
+
+def test_unknown_architecture_info_suggests_close_names() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        architecture_info("resnet5")
+    assert "resnet50" in info.value.close_matches
+    assert info.value.kind == "architecture"
+    assert "Did you mean" in str(info.value) and "'resnet50'" in str(info.value)
+
+
+def test_register_architecture_refuses_taken_names_and_bad_metadata() -> None:
+    def builder(num_outputs: int = 1, drop_rate: float = 0.2) -> nn.Module:
+        return nn.Linear(3, num_outputs)
+
+    common = {"family": "toy", "native_input_size": 64, "gradcam_layer": lambda m: m}
+    before = ARCHITECTURES.names()
+    with pytest.raises(ConfigError, match="already registered"):
+        register_architecture("resnet50", input="frame", **common)(builder)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="input"):
+        register_architecture("toy_video", input="video", **common)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="min_input_size"):
+        register_architecture("big", input="frame", min_input_size=128, **common)  # type: ignore[arg-type]
+    assert ARCHITECTURES.names() == before
+    assert architecture_info("resnet50").family == "resnet"
 
 
 @pytest.mark.parametrize("architecture", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])

@@ -29,10 +29,33 @@ def test_train_tiny_config_end_to_end(tmp_path: Path, media_dir: Path) -> None:
     assert 0 < low <= spec["threshold"] <= high < 1
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["steps"] >= 1 and np.isfinite(metrics["final_train_loss"])
+    assert (tmp_path / "out" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     import facetrust
 
     report = facetrust.analyze(media_dir / "astronaut photo ü.jpg", detector=str(tmp_path / "out" / "tiny_sbi.json"))
     assert len(report.people) == 1
+
+    # warm start: a second stage continues from the first run's checksummed weights, on the same split
+    first = tmp_path / "out" / "tiny_sbi.json"
+    stage2 = ["train", str(config), f"init_from={first}", f"output_dir={tmp_path / 'out2'}", "warmup_steps=1"]
+    result = CliRunner().invoke(app, stage2)
+    assert result.exit_code == 0, result.output
+    second = json.loads((tmp_path / "out2" / "tiny_sbi.json").read_text())
+    assert second["provenance"]["init"]["sha256"] == spec["sha256"]
+    assert second["sha256"] != spec["sha256"]
+    # another identity split would leak held-out identities into training: refused before any step
+    result = CliRunner().invoke(app, [*stage2, "seed=1", f"cache_dir={tmp_path / 'cache1'}"])
+    assert result.exit_code == 2 and "identity split" in result.output
+    # a spec of another architecture or input size does not fit
+    result = CliRunner().invoke(app, [*stage2, "input_size=72"])
+    assert result.exit_code == 2 and "input_size" in result.output
+
+
+def test_init_from_must_be_a_spec_file(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("init_from: weights.safetensors\n")
+    result = CliRunner().invoke(app, ["train", str(config)])
+    assert result.exit_code == 2 and "init_from" in result.output
 
 
 def test_unknown_config_key_is_a_usage_error(tmp_path: Path) -> None:

@@ -7,7 +7,15 @@ Typical use::
     probs = detector.predict_proba(face_crops)      # (N, H, W, 3) uint8 RGB → (N,) fake probabilities
 """
 
-from facetrust.models.architectures import ARCHITECTURES, NATIVE_INPUT_SIZES
+from facetrust.models.architectures import (
+    ARCHITECTURES,
+    NATIVE_INPUT_SIZES,
+    ArchitectureInfo,
+    architecture_info,
+    list_architectures,
+    register_architecture,
+)
+from facetrust.models.ensemble import EnsembleDetector, EnsembleSpec, fit_stacking, save_ensemble
 from facetrust.models.factory import (
     BUNDLED_WEIGHTS_DIR,
     DEFAULT_DETECTOR,
@@ -29,16 +37,24 @@ __all__ = [
     "DETECTOR_ALIASES",
     "IMAGENET_NORMALISATION",
     "NATIVE_INPUT_SIZES",
+    "ArchitectureInfo",
     "Detector",
     "DetectorInfo",
+    "EnsembleDetector",
+    "EnsembleSpec",
+    "architecture_info",
     "build_model",
     "check_spec",
     "create_detector",
+    "fit_stacking",
+    "list_architectures",
     "list_detectors",
     "load_detector_files",
     "load_imagenet_weights",
     "read_spec",
+    "register_architecture",
     "resolve_detector",
     "save_detector",
+    "save_ensemble",
     "sha256_file",
 ]

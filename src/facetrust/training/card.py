@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from facetrust.errors import FacetrustError
 from facetrust.models.imagenet import IMAGENET_PACKAGES
 
 SCORED_VERDICTS = ("REAL", "FAKE", "UNCERTAIN")
@@ -66,8 +67,13 @@ def _is_scored(result: Mapping[str, Any]) -> bool:
 
 
 def timm_name(architecture: str) -> str:
-    """The timm model behind a registered architecture: ``efficientnet_liteN`` → ``tf_efficientnet_liteN``."""
-    return f"tf_{architecture}" if architecture.startswith("efficientnet_lite") else architecture
+    """The timm model behind a registered architecture (its own name for facetrust's own modules)."""
+    from facetrust.models import architecture_info
+
+    try:
+        return architecture_info(architecture).timm_name or architecture
+    except FacetrustError:
+        return architecture
 
 
 def dev_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,6 +153,12 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
     architecture = spec["architecture"]
     package = IMAGENET_PACKAGES.get(architecture)
     init = f"ImageNet init (`{package[1]}`, Apache-2.0)" if package else "ImageNet init"
+    parent = provenance.get("init") or {}
+    if parent.get("sha256"):  # a warm start: this run continued an earlier one
+        init = (
+            f"continued from `{parent.get('name')}` (sha256 `{str(parent['sha256'])[:12]}…`, "
+            f"{parent.get('epochs_run')} epochs from {init}, spec `{parent.get('from')}`)"
+        )
     holdout = cfg.get("holdout_fraction")
     train_share = 1 - float(holdout) if holdout is not None else None
     crop_recipe = provenance.get("crop_recipe") or {}
@@ -181,6 +193,8 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
         "## Training recipe",
         "",
         f"- Command: `{provenance.get('command', '')}`.",
+        *[f"  - {stage}" for stage in provenance.get("stages") or []],
+        *([f"- Rerun the whole recipe: {provenance['rerun']}."] if provenance.get("rerun") else []),
         f"- Data: **real faces only**: {provenance.get('data', 'real media')} (data folder `{cfg.get('data_root', '?')}`). "
         f"Identities (the manifest's `group`) are split {_percent(train_share)} train / {_percent(holdout)} held out: "
         f"{crops.get('train', '?')} training crops, {crops.get('holdout', '?')} held-out crops."
@@ -221,11 +235,18 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
             f"Track level ({tracks['videos']} held-out real videos, {tracks['frames']} frames, each video's mean "
             "probability, real and with every frame self-blended): real means "
             f"{min(real_means):.3f}–{max(real_means):.3f} (median {float(np.median(real_means)):.3f}), self-blended "
-            f"means {min(fake_means):.3f}–{max(fake_means):.3f} (median {float(np.median(fake_means)):.3f}). The two "
-            "groups do not overlap, so the track threshold sits midway and the gap between them is UNCERTAIN. "
-            f"Held-out real videos called FAKE by the track rule: {tracks['real_videos_called_fake']} of "
-            f"{tracks['videos']}. Caution: 22 videos is a small sample; re-running this calibration with other "
-            "degradation draws moved the largest real mean between 0.38 and 0.51.",
+            f"means {min(fake_means):.3f}–{max(fake_means):.3f} (median {float(np.median(fake_means)):.3f}). "
+            + (
+                "The two groups do not overlap, so the track threshold sits midway and the gap between them is "
+                "UNCERTAIN. "
+                if np.quantile(real_means, 0.95) < np.quantile(fake_means, 0.05)
+                else "The two groups overlap: the track threshold maximises balanced accuracy and the band spans "
+                "the overlap. "
+            )
+            + f"Held-out real videos called FAKE by the track rule: {tracks['real_videos_called_fake']} of "
+            f"{tracks['videos']}; self-blended videos called FAKE: {tracks.get('fake_videos_called_fake', '?')} of "
+            f"{tracks['videos']}. Caution: {tracks['videos']} videos is a small sample, so the band edges move "
+            "with the random degradation draws of the calibration.",
         ]
     if dev is not None and summary is not None:
         frames = summary["frames_sampled"]

@@ -38,10 +38,12 @@ class TrainConfig:
     input_size: int = 224
     crop_margin: float = 1.3  # inference crop side = margin × face box side
     frozen_blocks: int = 2  # stem + this many early blocks keep their ImageNet weights (CPU budget)
+    init_from: Path | None = None  # a detector spec (.json) to start from instead of ImageNet (warm start)
     drop_rate: float = 0.2
     # optimisation
     epochs: int = 2
     max_minutes: float = 0.0  # stop after this wall time (0 = no limit); the epoch in progress is cut short
+    max_steps: int = 0  # stop after this many optimiser steps (0 = no limit); the schedule spans them
     batch_size: int = 32  # pairs of (real, self-blended) per step → 2×batch_size images
     lr: float = 3e-4
     weight_decay: float = 1e-4
@@ -79,11 +81,19 @@ class TrainConfig:
         _require("warmup_steps", self.warmup_steps, self.warmup_steps >= 0, ">= 0")
         _require("grad_clip", self.grad_clip, self.grad_clip > 0, "> 0")
         _require("seed", self.seed, self.seed >= 0, ">= 0")
+        _require("max_steps", self.max_steps, self.max_steps >= 0, ">= 0 (0 = no limit)")
         _require("max_minutes", self.max_minutes, self.max_minutes >= 0, ">= 0 (0 = no limit)")
         _require("eval_pairs", self.eval_pairs, self.eval_pairs >= 2, ">= 2")
         _require("num_workers", self.num_workers, self.num_workers >= 0, ">= 0")
         _require("threads", self.threads, self.threads >= 0, ">= 0 (0 = torch default)")
+        if self.init_from is not None and self.init_from.suffix != ".json":
+            raise ConfigError(f"init_from must be a detector spec (.json) written by facetrust train, got {self.init_from}")
         # imported here: the registry pulls in torch and timm, and importing this module must stay light
-        from facetrust.models import ARCHITECTURES
+        from facetrust.models import architecture_info
 
-        ARCHITECTURES.get(self.architecture)  # UnknownNameError (a ConfigError) listing close names
+        info = architecture_info(self.architecture)  # UnknownNameError (a ConfigError) listing close names
+        if info.input != "frame":
+            raise ConfigError(
+                f"architecture {self.architecture!r} is a clip (temporal) model; this trainer feeds single face "
+                "crops, so it takes frame models only (see `facetrust models`)"
+            )

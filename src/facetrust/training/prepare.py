@@ -169,16 +169,8 @@ def _replace_text(target: Path, text: str) -> None:
     _replace_file(target, lambda handle: handle.write(text.encode("utf-8")))
 
 
-def prepare_crops(cfg: TrainConfig, *, progress: bool = False) -> CropStore:
-    """Detect faces in the real media of ``cfg.data_root`` and store crops + landmarks in ``cfg.cache_dir``.
-
-    Re-uses an existing store whose recipe (settings, data folder, manifest checksum, face detector, facetrust
-    version) matches; otherwise prepares it again. Files that fail to decode are skipped and counted.
-    """
-    out = cfg.cache_dir
-    manifest = read_manifest(cfg.data_root)
-    detector = create_face_detector("mtcnn")
-    recipe: dict[str, Any] = {
+def _recipe(cfg: TrainConfig, manifest: Manifest, detector: object) -> dict[str, Any]:
+    return {
         "store_size": cfg.crop_store_size,
         "margin": cfg.crop_margin * cfg.crop_store_size / cfg.input_size,
         "image_limit_per_source": cfg.image_limit_per_source,
@@ -191,6 +183,23 @@ def prepare_crops(cfg: TrainConfig, *, progress: bool = False) -> CropStore:
         "face_detector": repr(detector),
         "facetrust_version": __version__,
     }
+
+
+def crop_recipe(cfg: TrainConfig) -> dict[str, Any]:
+    """The recipe a crop store for ``cfg`` is (or would be) made with, without preparing anything."""
+    return _recipe(cfg, read_manifest(cfg.data_root), create_face_detector("mtcnn"))
+
+
+def prepare_crops(cfg: TrainConfig, *, progress: bool = False) -> CropStore:
+    """Detect faces in the real media of ``cfg.data_root`` and store crops + landmarks in ``cfg.cache_dir``.
+
+    Re-uses an existing store whose recipe (settings, data folder, manifest checksum, face detector, facetrust
+    version) matches; otherwise prepares it again. Files that fail to decode are skipped and counted.
+    """
+    out = cfg.cache_dir
+    manifest = read_manifest(cfg.data_root)
+    detector = create_face_detector("mtcnn")
+    recipe = _recipe(cfg, manifest, detector)
     recipe_file = out / "recipe.json"
     stored = _read_recipe(recipe_file)
     if stored == recipe and (out / "crops.npy").is_file() and (out / "index.csv").is_file():

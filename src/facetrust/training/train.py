@@ -30,6 +30,7 @@ from facetrust.training.calibrate import binary_metrics, calibrate, calibrate_tr
 from facetrust.training.config import TrainConfig
 from facetrust.training.dataset import SelfBlendPairs
 from facetrust.training.prepare import CropStore, crop_recipe, prepare_crops
+from facetrust.training.tracking import Tracker, create_tracker, flat_metrics
 from facetrust.types import CropSpec, DetectorSpec
 
 logger = logging.getLogger(__name__)
@@ -162,7 +163,23 @@ def track_calibration(
 
 
 def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | None = None) -> DetectorSpec:
-    """Run the whole recipe of ``cfg``; returns the saved detector's spec (weights in ``cfg.output_dir``)."""
+    """Run the whole recipe of ``cfg``; returns the saved detector's spec (weights in ``cfg.output_dir``).
+
+    With ``cfg.tracking == "mlflow"`` the run is also recorded in a local MLflow file store."""
+    tracker = create_tracker(cfg.tracking, cfg.tracking_dir or cfg.output_dir.parent / "mlruns", cfg.experiment,
+                             cfg.name)
+    params = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    tracker.start(params, {"command": command[:500], "architecture": cfg.architecture})
+    try:
+        spec = _train(cfg, command=command, on_step=on_step, tracker=tracker)
+    except BaseException:
+        tracker.end("FAILED")
+        raise
+    tracker.end()
+    return spec
+
+
+def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, tracker: Tracker) -> DetectorSpec:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     if cfg.threads:
@@ -246,6 +263,7 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
             if on_step is not None:
                 on_step(record)
             if step % 20 == 0:
+                tracker.log_metrics({k: record[k] for k in ("loss", "accuracy", "lr", "epoch")}, step=step)
                 logger.info("step %d epoch %.2f loss %.4f acc %.3f", step, record["epoch"], record["loss"], accuracy)
             epochs_run = record["epoch"]
             if time.time() > deadline or step >= total_steps:
@@ -322,5 +340,8 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
         from facetrust.evaluation.plots import plot_curves
 
         plot_curves(history, cfg.output_dir / "curves.png")  # training loss and accuracy vs epoch
+    tracker.log_metrics(flat_metrics({k: v for k, v in metrics.items() if k != "holdout_tracks"}))
+    tracker.log_files([cfg.output_dir / name for name in (f"{saved.name}.json", "metrics.json", "history.json",
+                                                          "curves.png", f"{saved.name}.safetensors")])
     logger.info("saved %s (sha256 %s) to %s", saved.name, saved.sha256, cfg.output_dir)
     return replace(saved)

@@ -69,3 +69,32 @@ def test_unknown_config_key_is_a_usage_error(tmp_path: Path) -> None:
     config.write_text("epoch: 3\n")
     result = CliRunner().invoke(app, ["train", str(config)])
     assert result.exit_code == 2 and "epochs" in result.output
+
+
+@pytest.mark.slow
+def test_pause_and_resume_continue_one_run(tmp_path: Path, media_dir: Path) -> None:
+    data = tmp_path / "data"
+    write_tiny_data_root(data, photos=6, video=media_dir / "face clip.mp4")
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        f"data_root: {data}\ncache_dir: {tmp_path / 'cache'}\noutput_dir: {tmp_path / 'out'}\n"
+        "name: tiny_sbi\ninput_size: 64\ncrop_store_size: 80\nvideo_frames_per_clip: 4\nepochs: 2\n"
+        "batch_size: 2\nnum_workers: 0\nholdout_fraction: 0.4\neval_pairs: 8\nmin_face_size: 20\n"
+        "tracking: none\nwarmup_steps: 1\n"
+    )
+    runner = CliRunner()
+    # a tiny pause budget: the first call stops after its first step and leaves a checkpoint
+    result = runner.invoke(app, ["train", str(config), "resume=true", "pause_after_minutes=0.000001"])
+    assert result.exit_code == 0, result.output
+    assert "paused at step 1 of" in result.output and (tmp_path / "out" / "checkpoint.pt").is_file()
+    assert not (tmp_path / "out" / "tiny_sbi.json").exists()
+    # resuming with another learning rate would mix two runs: refused
+    result = runner.invoke(app, ["train", str(config), "resume=true", "lr=0.01"])
+    assert result.exit_code == 2 and "another config" in result.output
+    result = runner.invoke(app, ["train", str(config), "resume=true"])
+    assert result.exit_code == 0, result.output
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert [h["step"] for h in history] == list(range(1, metrics["steps"] + 1)) and metrics["steps"] > 1
+    assert abs(history[-1]["epoch"] - 2.0) < 1e-9  # both epochs, the interrupted one included, ran in full
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()

@@ -378,8 +378,13 @@ def train(
     except facetrust.ConfigError as exc:
         raise _usage_error(str(exc)) from None
     command = "facetrust train " + " ".join([str(config), *(overrides or [])])
+    from facetrust.training.train import TrainingPaused
+
     try:
         spec = run_training(cfg, command=command)
+    except TrainingPaused as paused:
+        out.print(escape(str(paused)))
+        raise typer.Exit(EXIT_OK) from None
     except facetrust.ConfigError as exc:  # found once the data or init_from were looked at: still a usage error
         raise _usage_error(str(exc)) from None
     except facetrust.FacetrustError as exc:

@@ -53,6 +53,10 @@ class TrainConfig:
     num_workers: int = 2
     threads: int = 0  # torch threads (0 = torch default)
     device: str = "auto"
+    # checkpoints: pause and resume (e.g. to fit runs into 10-minute device calls)
+    resume: bool = False  # continue from <output_dir>/checkpoint.pt when it exists (same config required)
+    pause_after_minutes: float = 0.0  # save a checkpoint and stop after this long in this call (0 = never)
+    checkpoint_every_steps: int = 200  # also save a checkpoint this often (0 = only when pausing)
     # tracking
     tracking: str = "mlflow"  # "mlflow" (local file store, no server) or "none"
     tracking_dir: Path | None = None  # MLflow store folder; None = <output_dir>/../mlruns
@@ -86,6 +90,8 @@ class TrainConfig:
         _require("grad_clip", self.grad_clip, self.grad_clip > 0, "> 0")
         _require("seed", self.seed, self.seed >= 0, ">= 0")
         _require("max_steps", self.max_steps, self.max_steps >= 0, ">= 0 (0 = no limit)")
+        _require("pause_after_minutes", self.pause_after_minutes, self.pause_after_minutes >= 0, ">= 0 (0 = never)")
+        _require("checkpoint_every_steps", self.checkpoint_every_steps, self.checkpoint_every_steps >= 0, ">= 0")
         _require("max_minutes", self.max_minutes, self.max_minutes >= 0, ">= 0 (0 = no limit)")
         _require("eval_pairs", self.eval_pairs, self.eval_pairs >= 2, ">= 2")
         _require("num_workers", self.num_workers, self.num_workers >= 0, ">= 0")

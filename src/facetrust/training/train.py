@@ -109,6 +109,66 @@ def _initial_model(cfg: TrainConfig) -> tuple[nn.Module, dict[str, object]]:
                    "config": spec.provenance.get("config")}
 
 
+class TrainingPaused(Exception):  # noqa: N818 - a signal that the run stopped on purpose, not an error
+    """Raised when ``pause_after_minutes`` stops a run early; its checkpoint lets ``resume=true`` continue it."""
+
+    def __init__(self, step: int, total_steps: int, path: Path) -> None:
+        super().__init__(f"paused at step {step} of {total_steps}; checkpoint {path}; rerun with resume=true")
+        self.step, self.total_steps, self.path = step, total_steps, path
+
+
+# config keys that may differ between the call that wrote a checkpoint and the one that resumes it
+_RESUMABLE_CHANGES = {"resume", "pause_after_minutes", "checkpoint_every_steps", "max_minutes", "num_workers",
+                      "threads", "device", "tracking", "tracking_dir", "experiment"}
+
+
+class Checkpoint:
+    """``<output_dir>/checkpoint.pt``: model, optimiser, schedule and history, loaded without unpickling code
+    (``torch.load(weights_only=True)``) and only by the same config."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.path = cfg.output_dir / "checkpoint.pt"
+        self.config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()
+                       if k not in _RESUMABLE_CHANGES}
+
+    def save(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: object, scaler: object,
+             step: int, history: list[dict[str, float]], elapsed_s: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "config": json.dumps(self.config, sort_keys=True),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),  # type: ignore[attr-defined]
+            "scaler": scaler.state_dict(),  # type: ignore[attr-defined]
+            "step": step,
+            "elapsed_s": elapsed_s,
+            "history": json.dumps(history),
+        }
+        temporary = self.path.with_suffix(".tmp")
+        torch.save(state, temporary)
+        temporary.replace(self.path)
+
+    def load(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: object,
+             scaler: object) -> dict[str, object]:
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except (RuntimeError, OSError, EOFError, ValueError) as exc:
+            raise ConfigError(f"cannot read checkpoint {self.path}: {exc}; delete it to start over") from exc
+        saved = json.loads(state["config"])
+        changed = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
+        if changed:
+            raise ConfigError(
+                f"checkpoint {self.path} was written with another config ({', '.join(changed)} differ); "
+                "resume with the same settings, or delete the checkpoint to start over"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])  # type: ignore[attr-defined]
+        scaler.load_state_dict(state["scaler"])  # type: ignore[attr-defined]
+        return {"step": int(state["step"]), "elapsed_s": float(state["elapsed_s"]),
+                "history": json.loads(state["history"])}
+
+
 SPLIT_KEYS = ("data_root", "manifest_sha256", "holdout_fraction", "seed")
 
 
@@ -172,6 +232,9 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
     tracker.start(params, {"command": command[:500], "architecture": cfg.architecture})
     try:
         spec = _train(cfg, command=command, on_step=on_step, tracker=tracker)
+    except TrainingPaused:
+        tracker.end("KILLED")  # MLflow's status for a run stopped before its end; the resumed call starts a new one
+        raise
     except BaseException:
         tracker.end("FAILED")
         raise
@@ -203,20 +266,13 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
     train_set = SelfBlendPairs(
         store, train_idx, input_size=cfg.input_size, mean=mean, std=std, train=True, seed=cfg.seed
     )
-    loader = DataLoader(
-        train_set,
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        num_workers=cfg.num_workers,
-        drop_last=True,
-        persistent_workers=False,
-    )
-    if len(loader) == 0 or len(holdout_idx) == 0:
+    batches_per_epoch = len(train_idx) // cfg.batch_size
+    if batches_per_epoch == 0 or len(holdout_idx) == 0:
         raise ConfigError(
             f"too little data: {len(train_idx)} training crops for batch_size={cfg.batch_size} and "
             f"{len(holdout_idx)} held-out crops; add data, lower batch_size or change holdout_fraction"
         )
-    total_steps = max(1, cfg.epochs * len(loader))
+    total_steps = max(1, cfg.epochs * batches_per_epoch)
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -227,15 +283,34 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
     )
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    deadline = started + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
     history: list[dict[str, float]] = []
-    step, epochs_run = 0, 0.0
-    for epoch in range(cfg.epochs):
+    step, epochs_run, first_epoch, first_batch, elapsed_before = 0, 0.0, 0, 0, 0.0
+    checkpoint = Checkpoint(cfg)
+    if cfg.resume and checkpoint.path.is_file():
+        state = checkpoint.load(model, optimizer, scheduler, scaler)
+        step, history, elapsed_before = state["step"], state["history"], state["elapsed_s"]
+        first_epoch, first_batch = divmod(step, batches_per_epoch)
+        epochs_run = step / batches_per_epoch
+        logger.info("resumed at step %d of %d (epoch %.2f)", step, total_steps, epochs_run)
+    elif cfg.resume:
+        logger.info("resume=true but no checkpoint in %s: starting from the beginning", cfg.output_dir)
+    started -= elapsed_before  # max_minutes counts the whole run, across calls
+    deadline = started + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
+    pause_at = time.time() + cfg.pause_after_minutes * 60 if cfg.pause_after_minutes > 0 else math.inf
+    for epoch in range(first_epoch, cfg.epochs):
+        if step >= total_steps:
+            break
         train_set.epoch = epoch_base + epoch
+        # the epoch's order is a function of (seed, epoch), so a resumed epoch skips exactly the batches done
+        order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(
+            cfg.seed * 10_000 + epoch_base + epoch)).tolist()
+        skip = first_batch if epoch == first_epoch else 0
+        loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=order[skip * cfg.batch_size :],
+                            num_workers=cfg.num_workers, drop_last=True)
         model.train()
         for module in frozen:
             module.eval()
-        for batch_no, (real, fake) in enumerate(loader):
+        for batch_no, (real, fake) in enumerate(loader, start=skip):
             images = torch.cat([real, fake]).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             labels = torch.cat([torch.zeros(len(real)), torch.ones(len(fake))]).to(device)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
@@ -253,7 +328,7 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
                 accuracy = float(((logits > 0).float() == labels).float().mean())
             record = {
                 "step": step,
-                "epoch": epoch + (batch_no + 1) / len(loader),
+                "epoch": epoch + (batch_no + 1) / batches_per_epoch,
                 "loss": float(loss.detach()),
                 "accuracy": accuracy,
                 "lr": scheduler.get_last_lr()[0],
@@ -266,6 +341,12 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
                 tracker.log_metrics({k: record[k] for k in ("loss", "accuracy", "lr", "epoch")}, step=step)
                 logger.info("step %d epoch %.2f loss %.4f acc %.3f", step, record["epoch"], record["loss"], accuracy)
             epochs_run = record["epoch"]
+            if cfg.checkpoint_every_steps and step % cfg.checkpoint_every_steps == 0 and step < total_steps:
+                checkpoint.save(model, optimizer, scheduler, scaler, step, history, time.time() - started)
+            if time.time() > pause_at and step < total_steps and time.time() <= deadline:
+                checkpoint.save(model, optimizer, scheduler, scaler, step, history, time.time() - started)
+                logger.info("paused at step %d of %d; continue with resume=true", step, total_steps)
+                raise TrainingPaused(step, total_steps, checkpoint.path)
             if time.time() > deadline or step >= total_steps:
                 break
         if time.time() > deadline:
@@ -274,6 +355,7 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
         if step >= total_steps:
             break
     train_seconds = time.time() - started
+    checkpoint.path.unlink(missing_ok=True)  # the run is complete: what remains is the saved detector
 
     # calibration and held-out metrics on unseen identities
     rng = np.random.default_rng(cfg.seed)

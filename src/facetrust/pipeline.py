@@ -129,17 +129,18 @@ class Pipeline:
 
         mark = time.perf_counter()
         face_keys = {id(face): (ordinal, k) for ordinal, _, faces in sampled for k, face in enumerate(faces)}
-        observations = [(track, obs) for track in tracking.tracks for obs in track.observations]
-        batch = [crops[face_keys[id(obs.face)]] for _, obs in observations]
+        # one crop list per person, in time order: clip detectors score windows of consecutive crops
+        track_crops = [
+            [crops[face_keys[id(obs.face)]] for obs in track.observations] for track in tracking.tracks
+        ]
         batch_size = GPU_BATCH if self.detector.device.type == "cuda" else CPU_BATCH
-        probabilities = (
-            self.detector.predict_proba(batch, batch_size=batch_size) if batch else np.zeros(0, np.float32)
-        )
+        probabilities = self.detector.predict_tracks(track_crops, batch_size=batch_size)
         timings["classify"] = time.perf_counter() - mark
 
-        per_track: dict[int, list[float]] = {}
-        for (track, _), probability in zip(observations, probabilities, strict=True):
-            per_track.setdefault(track.track_id, []).append(float(probability))
+        per_track = {
+            track.track_id: [float(p) for p in probs]
+            for track, probs in zip(tracking.tracks, probabilities, strict=True)
+        }
         min_observations = 2 if len(sampled) >= 8 else 1
         label, fake_probability, verdicts = decide(
             per_track, rule, min_observations=min_observations, track_rule=track_rule,

@@ -125,6 +125,9 @@ class DetectorSpec:
     name: str
     architecture: str  # key of the architecture registry, e.g. "efficientnet_lite0"
     input_size: int = 224
+    # None = frame model (one crop → one logit); T = clip model scoring windows of T consecutive crops of one
+    # person, (B, T, 3, S, S) → (B, num_outputs); its architecture must be a "clip" one (see models.zoo)
+    clip_length: int | None = None
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     crop: CropSpec = CropSpec()

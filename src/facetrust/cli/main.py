@@ -367,7 +367,8 @@ def train(
     config: Annotated[Path, typer.Argument(help="YAML training config, e.g. configs/default_detector.yaml.")],
     overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides of the config.")] = None,
 ) -> None:
-    """Train a detector with self-blended images from real faces; writes weights, spec and metrics."""
+    """Train a frame or clip detector on self-blended images and/or extracted real fakes; writes weights, spec,
+    metrics and curves. Several processes: torchrun --standalone --nproc_per_node N -m facetrust.cli.main train ..."""
     from facetrust.config import load_config
     from facetrust.training import TrainConfig
     from facetrust.training.train import train as run_training

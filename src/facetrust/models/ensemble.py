@@ -6,8 +6,10 @@ paths of ``.json`` specs, relative to the file) and how to combine them. It is i
 :meth:`EnsembleDetector.member_probabilities` tells which member saw what.
 
 Members must cut faces the same way (the same crop margin and alignment); each resizes the shared crop to
-its own input size. Their weights are verified by their own checksums; the ensemble's ``sha256`` covers its
-definition and every member's checksum, so any change to either changes it.
+its own input size. Frame and clip members mix freely: :meth:`EnsembleDetector.predict_tracks` lets each
+member score the tracks its own way (clip members with their own window length), then combines per crop.
+Their weights are verified by their own checksums; the ensemble's ``sha256`` covers its definition and
+every member's checksum, so any change to either changes it.
 """
 
 from __future__ import annotations
@@ -225,6 +227,22 @@ class EnsembleDetector:
         if not per_member or len(next(iter(per_member.values()))) == 0:
             return np.zeros(0, np.float32)
         return combine(self.ensemble, np.stack(list(per_member.values()), axis=1))
+
+    def member_track_probabilities(
+        self, tracks: Sequence[Crops], *, batch_size: int = 32
+    ) -> dict[str, list[np.ndarray]]:
+        """Each member's per-track, per-crop fake probabilities (from its own ``predict_tracks``), by name."""
+        tracks = [list(track) for track in tracks]
+        return {m.spec.name: m.predict_tracks(tracks, batch_size=batch_size) for m in self.members}
+
+    def predict_tracks(self, tracks: Sequence[Crops], *, batch_size: int = 32) -> list[np.ndarray]:
+        """Per track, the ``(n_t,)`` float32 ensemble fake probability of each crop (combined per crop)."""
+        per_member = self.member_track_probabilities(tracks, batch_size=batch_size)
+        lengths = [len(track) for track in next(iter(per_member.values()))]
+        if sum(lengths) == 0:
+            return [np.zeros(0, np.float32) for _ in lengths]
+        stacked = np.stack([np.concatenate(probs) for probs in per_member.values()], axis=1)
+        return np.split(combine(self.ensemble, stacked), np.cumsum(lengths)[:-1])
 
     def logits(self, crops: Crops, *, batch_size: int = 32) -> np.ndarray:
         """The ensemble probability as a logit (the ensemble has no temperature of its own)."""

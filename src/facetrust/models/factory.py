@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from facetrust.models.architectures import ARCHITECTURES, architecture_info, lis
 from facetrust.models.ensemble import EnsembleDetector, is_ensemble_file, load_ensemble, read_ensemble
 from facetrust.models.imagenet import load_imagenet_weights
 from facetrust.models.weights import load_detector_files, read_spec, spec_paths
-from facetrust.scoring.runner import Crops, ScoreRunner, select_device
+from facetrust.scoring.runner import ClipScoreRunner, Crops, ScoreRunner, select_device
 from facetrust.types import DetectorSpec
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,11 @@ class DetectorInfo:
 
 
 class Detector:
-    """A loaded, ready-to-run deepfake detector: face crops in, fake probabilities out."""
+    """A loaded, ready-to-run deepfake detector: face crops in, fake probabilities out.
+
+    A clip detector (``spec.clip_length`` set) scores windows of consecutive crops of one person: give it
+    tracks through :meth:`predict_tracks`; :meth:`predict_proba` takes its crops as a single track.
+    """
 
     def __init__(
         self,
@@ -78,7 +83,8 @@ class Detector:
     ) -> None:
         self.spec = spec
         self.device = select_device(device)
-        self._runner = ScoreRunner(model, spec, self.device, amp=amp)
+        runner = ScoreRunner if spec.clip_length is None else ClipScoreRunner
+        self._runner = runner(model, spec, self.device, amp=amp)
         self.model = self._runner.model
 
     @property
@@ -93,10 +99,20 @@ class Detector:
         """Like :meth:`predict_proba` but the raw fake logits, before temperature scaling."""
         return self._runner.logits(crops, batch_size=batch_size)
 
+    def predict_tracks(self, tracks: Sequence[Crops], *, batch_size: int = 32) -> list[np.ndarray]:
+        """Per track (one person's crops in time order), the ``(n_t,)`` float32 fake probability of each crop.
+
+        Frame detectors: exactly :meth:`predict_proba` of all crops, split back per track. Clip detectors: a
+        crop's logit is the mean over the windows of ``spec.clip_length`` crops covering it (see
+        :func:`facetrust.scoring.clip_windows`), then temperature and sigmoid.
+        """
+        return self._runner.track_probabilities(tracks, batch_size=batch_size)
+
     def __repr__(self) -> str:
+        clips = f", clip_length={self.spec.clip_length}" if self.spec.clip_length is not None else ""
         return (
             f"Detector(name={self.spec.name!r}, architecture={self.spec.architecture!r}, "
-            f"input_size={self.spec.input_size}, device={str(self.device)!r})"
+            f"input_size={self.spec.input_size}{clips}, device={str(self.device)!r})"
         )
 
 
@@ -116,7 +132,8 @@ def _describe(spec: DetectorSpec) -> str:
     if isinstance(text, str) and text:
         return text
     head = "1 fake logit" if spec.num_outputs == 1 else "2-way softmax"
-    return f"{spec.architecture} at {spec.input_size} px, {head}"
+    clips = f", {spec.clip_length}-frame clips" if spec.clip_length is not None else ""
+    return f"{spec.architecture} at {spec.input_size} px{clips}, {head}"
 
 
 def list_detectors(*, weights_dir: Path | None = None) -> list[DetectorInfo]:

@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from torch import nn
 
 from facetrust.errors import ConfigError, UnknownNameError, WeightsError
-from facetrust.models.architectures import ARCHITECTURES
+from facetrust.models.architectures import ARCHITECTURES, architecture_info
 from facetrust.types import CropSpec, DetectorSpec
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ def _spec_problems(spec: DetectorSpec) -> list[str]:
         problems.append("architecture must be a non-empty string")
     if spec.input_size < 8:
         problems.append(f"input_size must be >= 8, got {spec.input_size}")
+    problems += _clip_problems(spec)
     if len(spec.mean) != 3 or len(spec.std) != 3:
         problems.append("mean and std must have 3 values (R, G, B)")
     elif any(s <= 0 for s in spec.std):
@@ -140,6 +141,26 @@ def _spec_problems(spec: DetectorSpec) -> list[str]:
     if spec.sha256 is not None and not _SHA256.match(spec.sha256):
         problems.append(f"sha256 must be 64 hex digits, got {spec.sha256!r}")
     return problems
+
+
+def _clip_problems(spec: DetectorSpec) -> list[str]:
+    """``clip_length`` must be >= 1 when set, and set exactly when the architecture takes clips."""
+    if spec.clip_length is not None and spec.clip_length < 1:
+        return [f"clip_length must be >= 1 (frames per window) or null (frame model), got {spec.clip_length}"]
+    if spec.architecture not in ARCHITECTURES:  # unknown architectures are reported when building
+        return []
+    kind = architecture_info(spec.architecture).input
+    if kind == "clip" and spec.clip_length is None:
+        return [
+            f"architecture {spec.architecture!r} is a clip model (input (B, T, 3, H, W)) but clip_length is "
+            "null; set clip_length to the number of consecutive frames T it scores at once"
+        ]
+    if kind == "frame" and spec.clip_length is not None:
+        return [
+            f"architecture {spec.architecture!r} is a frame model (input (B, 3, H, W)) but clip_length is "
+            f"{spec.clip_length}; clip_length must be null for frame models"
+        ]
+    return []
 
 
 def _int(value: object, key: str) -> int:
@@ -194,6 +215,7 @@ _CONVERTERS: dict[str, Callable[[Any], object]] = {
     "name": lambda v: _str_or_none(v, "name"),
     "architecture": lambda v: _str_or_none(v, "architecture"),
     "input_size": lambda v: _int(v, "input_size"),
+    "clip_length": lambda v: None if v is None else _int(v, "clip_length"),
     "mean": lambda v: _floats(v, "mean", 3),
     "std": lambda v: _floats(v, "std", 3),
     "crop": _crop,
@@ -252,9 +274,16 @@ def read_spec(path: Path) -> DetectorSpec:
 
 
 def spec_to_json(spec: DetectorSpec) -> str:
-    """The JSON text :func:`save_detector` writes for ``spec``."""
+    """The JSON text :func:`save_detector` writes for ``spec``.
+
+    ``clip_length`` is written only for clip models, so a frame model's spec reads exactly as before the
+    key existed (a missing key loads as ``None``).
+    """
+    data = dataclasses.asdict(spec)
+    if data["clip_length"] is None:
+        del data["clip_length"]
     try:
-        return json.dumps(dataclasses.asdict(spec), indent=2, allow_nan=False) + "\n"
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"detector spec {spec.name!r} is not JSON-serialisable: {exc}") from exc
 

@@ -3,6 +3,10 @@
 Crops are ``uint8`` RGB arrays of any size; they are resized to the detector's ``input_size``, scaled to
 [0, 1], normalised with the spec's mean/std and run through the model in batches under
 ``torch.inference_mode()`` (with autocast on CUDA). Output order always matches input order.
+
+Frame detectors (:class:`ScoreRunner`) score each crop alone. Clip detectors (:class:`ClipScoreRunner`,
+``spec.clip_length = T``) score windows of T consecutive crops of one person (see :func:`clip_windows`),
+and each crop gets the mean logit of the windows that cover it.
 """
 
 from __future__ import annotations
@@ -89,6 +93,49 @@ def resize_crop(crop: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=interpolation)
 
 
+def clip_windows(length: int, clip_length: int) -> list[np.ndarray]:
+    """The windows that score a track of ``length`` crops with a clip model of ``clip_length`` (T) frames.
+
+    Each window is a ``(T,)`` array of crop indices, in time order. A track of T crops or fewer gets one
+    window in which its crops are repeated in order to fill T (crop ``i * length // T`` at position ``i``:
+    ``[0, 0, 1, 2]`` for 3 crops and T = 4; one crop is repeated T times). A longer track gets windows of T
+    consecutive crops starting every ``max(1, T // 2)`` crops, plus a last window aligned to the track's
+    end when the stride does not land there, so every crop is covered by one to three windows.
+    """
+    if clip_length < 1:
+        raise ConfigError(f"clip_length must be >= 1, got {clip_length}")
+    if length < 1:
+        return []
+    if length <= clip_length:
+        return [np.arange(clip_length) * length // clip_length]
+    stride = max(1, clip_length // 2)
+    starts = list(range(0, length - clip_length + 1, stride))
+    if starts[-1] != length - clip_length:
+        starts.append(length - clip_length)
+    return [np.arange(start, start + clip_length) for start in starts]
+
+
+def _track_lists(tracks: Sequence[Crops]) -> list[list[np.ndarray]]:
+    """Each track as a list of checked crops; a bad crop → :class:`InputError` naming track and index."""
+    lists = [_as_crop_list(track) for track in tracks]
+    for t, items in enumerate(lists):
+        for i, crop in enumerate(items):
+            try:
+                _check_crop(crop, i)
+            except InputError as exc:
+                raise InputError(f"track {t}: {exc}") from exc
+    return lists
+
+
+def _split(values: np.ndarray, lengths: Sequence[int]) -> list[np.ndarray]:
+    return np.split(values, np.cumsum(lengths)[:-1]) if lengths else []
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+
 class ScoreRunner:
     """Runs one detector model over face crops, in batches, on one device."""
 
@@ -146,8 +193,7 @@ class ScoreRunner:
 
     def logits(self, crops: Crops, batch_size: int = 32) -> np.ndarray:
         """Fake logits (before temperature) as a ``(N,)`` float32 array, in input order."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        _check_batch_size(batch_size)
         items = _as_crop_list(crops)
         if not items:
             return np.empty(0, dtype=np.float32)
@@ -167,6 +213,78 @@ class ScoreRunner:
         """Fake probabilities ``sigmoid(logit / spec.temperature)`` as a ``(N,)`` float32 array in [0, 1]."""
         return logits_to_probabilities(self.logits(crops, batch_size=batch_size), self.spec.temperature)
 
+    def track_logits(self, tracks: Sequence[Crops], batch_size: int = 32) -> list[np.ndarray]:
+        """Per track, the ``(n_t,)`` fake logits of its crops: :meth:`logits` of all crops, split back."""
+        items = _track_lists(tracks)
+        return _split(self.logits([c for track in items for c in track], batch_size), [len(t) for t in items])
+
+    def track_probabilities(self, tracks: Sequence[Crops], batch_size: int = 32) -> list[np.ndarray]:
+        """Per track, the ``(n_t,)`` fake probabilities of its crops (temperature applied), in input order."""
+        logits = self.track_logits(tracks, batch_size)
+        flat = np.concatenate(logits) if logits else np.empty(0, np.float32)
+        return _split(logits_to_probabilities(flat, self.spec.temperature), [len(t) for t in logits])
+
+
+class ClipScoreRunner(ScoreRunner):
+    """Runs a clip model (``spec.clip_length = T``) over tracks: windows of T crops in, per-crop logits out.
+
+    Windows follow :func:`clip_windows`; a crop's logit is the mean of the logits of the windows covering it
+    (a crop repeated to pad a short window counts once for that window). Batches hold ``batch_size // T``
+    windows (at least one), so ``batch_size`` bounds the crops per forward pass as for frame models.
+    :meth:`logits` and :meth:`probabilities` take their crops as one track.
+    """
+
+    def __init__(
+        self, model: nn.Module, spec: DetectorSpec, device: torch.device, *, amp: bool = True
+    ) -> None:
+        if spec.clip_length is None or isinstance(spec.clip_length, bool) or spec.clip_length < 1:
+            raise ConfigError(
+                f"detector {spec.name!r}: a clip runner needs clip_length >= 1, got {spec.clip_length!r}"
+            )
+        super().__init__(model, spec, device, amp=amp)
+        self.clip_length: int = spec.clip_length
+        self._mean_nhwc = self._mean.view(1, 1, 1, 3)
+        self._std_nhwc = self._std.view(1, 1, 1, 3)
+
+    def preprocess_windows(self, windows: np.ndarray) -> torch.Tensor:
+        """Resized uint8 windows ``(B, T, S, S, 3)`` → normalised ``(B, T, 3, S, S)`` float32 on the device.
+
+        The result is a permuted view of a ``(B, T, S, S, 3)`` tensor: 5-D tensors have no channels_last
+        format, but a clip model's ``x.flatten(0, 1)`` of it is a channels_last ``(B*T, 3, S, S)`` batch."""
+        x = torch.from_numpy(np.ascontiguousarray(windows)).to(self.device, non_blocking=True)
+        x = (x.float().div_(255.0) - self._mean_nhwc) / self._std_nhwc
+        return x.permute(0, 1, 4, 2, 3)
+
+    def logits(self, crops: Crops, batch_size: int = 32) -> np.ndarray:
+        """Fake logits of ``crops`` taken as one person's consecutive frames (see :meth:`track_logits`)."""
+        return self.track_logits([crops], batch_size)[0]
+
+    def track_logits(self, tracks: Sequence[Crops], batch_size: int = 32) -> list[np.ndarray]:
+        """Per track, each crop's fake logit: the mean over the windows that cover it (before temperature)."""
+        _check_batch_size(batch_size)
+        items = _track_lists(tracks)
+        size, length = self.spec.input_size, self.clip_length
+        empty = np.empty((0, size, size, 3), np.uint8)
+        resized = [np.stack([resize_crop(c, size) for c in track]) if track else empty for track in items]
+        windows = [(t, w) for t, track in enumerate(items) for w in clip_windows(len(track), length)]
+        sums = [np.zeros(len(track), np.float64) for track in items]
+        counts = [np.zeros(len(track), np.int64) for track in items]
+        per_batch = max(1, batch_size // length)
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(windows), per_batch):
+                chunk = windows[start : start + per_batch]
+                batch = np.stack([resized[t][w] for t, w in chunk])  # (B, T, S, S, 3) uint8
+                x = self.preprocess_windows(batch)
+                with self._autocast():
+                    out = self.model(x)
+                values = self._fake_logit(out).cpu().numpy().astype(np.float64)
+                for (t, w), value in zip(chunk, values, strict=True):
+                    covered = np.unique(w)
+                    sums[t][covered] += value
+                    counts[t][covered] += 1
+        return [(s / np.maximum(c, 1)).astype(np.float32) for s, c in zip(sums, counts, strict=True)]
+
 
 def logits_to_probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """``sigmoid(logits / temperature)``, computed stably in float64, returned as float32."""
@@ -179,4 +297,12 @@ def logits_to_probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.
     return out.astype(np.float32)
 
 
-__all__ = ["Crops", "ScoreRunner", "logits_to_probabilities", "resize_crop", "select_device"]
+__all__ = [
+    "ClipScoreRunner",
+    "Crops",
+    "ScoreRunner",
+    "clip_windows",
+    "logits_to_probabilities",
+    "resize_crop",
+    "select_device",
+]

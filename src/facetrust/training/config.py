@@ -7,6 +7,7 @@ naming the key and what it accepts.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ def _require(key: str, value: float, ok: bool, allowed: str) -> None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Self-blended-image training of a frame-level detector."""
+    """Training of a frame-level or clip-level (temporal) detector on self-blended images and/or real fakes."""
 
     # data
     data_root: Path = Path("../shared/data")  # folder holding manifest.csv and real/
@@ -32,14 +33,21 @@ class TrainConfig:
     holdout_fraction: float = 0.15  # share of identities (groups) held out for calibration
     crop_store_size: int = 256  # side of stored crops; training takes input_size crops from them
     min_face_size: int = 40  # faces smaller than this (pixels) are not used
+    sbi: bool = True  # self-blended fakes made on the fly from the real media of data_root
+    real_fakes: tuple[Path, ...] = ()  # `facetrust extract` folders: their real and fake crops join training
+    real_fake_share: float = 0.5  # share of each batch's images drawn from real_fakes when sbi is on too
+    balanced_sampling: bool = True  # real_fakes drawn so real/fake, and each fake method, weigh the same
+    augment: str = "none"  # albumentations policy: none, light, standard (see facetrust.training.augment)
+    clahe: bool = False  # add CLAHE to the augmentation policy
     # model
     name: str = "sbi_effnet_lite0"
     architecture: str = "efficientnet_lite0"
     input_size: int = 224
     crop_margin: float = 1.3  # inference crop side = margin × face box side
-    frozen_blocks: int = 2  # stem + this many early blocks keep their ImageNet weights (CPU budget)
+    frozen_blocks: int = 0  # EfficientNet only: stem + this many early blocks keep their ImageNet weights
     init_from: Path | None = None  # a detector spec (.json) to start from instead of ImageNet (warm start)
     drop_rate: float = 0.2
+    clip_length: int = 8  # frames per clip for clip (temporal) architectures; ignored by frame models
     # optimisation
     epochs: int = 2
     max_minutes: float = 0.0  # stop after this wall time (0 = no limit); the epoch in progress is cut short
@@ -49,6 +57,14 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 50
     grad_clip: float = 2.0
+    schedule: str = "cosine"  # "cosine" (per step, after warmup) or "plateau" (ReduceLROnPlateau on val loss)
+    plateau_factor: float = 0.5  # plateau: lr is multiplied by this ...
+    plateau_patience: int = 1  # ... after this many validations without improvement
+    # validation on held-out identities during training (curves, plateau schedule, early stopping)
+    val_every_steps: int = 0  # validate every N steps (0 = at the end of every epoch)
+    val_pairs: int = 200  # held-out (real, self-blended) pairs, plus up to as many real-fake crops, per validation
+    early_stopping_patience: int = 0  # stop after this many validations without improvement (0 = never)
+    restore_best: bool = False  # end with the weights of the best validation loss instead of the last ones
     seed: int = 0
     num_workers: int = 2
     threads: int = 0  # torch threads (0 = torch default)
@@ -63,6 +79,8 @@ class TrainConfig:
     experiment: str = "facetrust"
     # evaluation / calibration
     eval_pairs: int = 600  # held-out (real, self-blended) pairs used for calibration and metrics
+    eval_datasets: tuple[Path, ...] = ()  # after training, `facetrust eval` on each (cross-dataset testing)
+    eval_frames: int = 32  # frames per video for eval_datasets
 
     def __post_init__(self) -> None:
         finite = math.isfinite
@@ -96,6 +114,24 @@ class TrainConfig:
         _require("eval_pairs", self.eval_pairs, self.eval_pairs >= 2, ">= 2")
         _require("num_workers", self.num_workers, self.num_workers >= 0, ">= 0")
         _require("threads", self.threads, self.threads >= 0, ">= 0 (0 = torch default)")
+        _require("real_fake_share", self.real_fake_share, 0 < self.real_fake_share < 1, "in (0, 1)")
+        _require("clip_length", self.clip_length, 1 <= self.clip_length <= 64, "in 1..64")
+        _require("plateau_factor", self.plateau_factor, 0 < self.plateau_factor < 1, "in (0, 1)")
+        _require("plateau_patience", self.plateau_patience, self.plateau_patience >= 0, ">= 0")
+        _require("val_every_steps", self.val_every_steps, self.val_every_steps >= 0, ">= 0 (0 = every epoch)")
+        _require("val_pairs", self.val_pairs, self.val_pairs >= 2, ">= 2")
+        _require("early_stopping_patience", self.early_stopping_patience, self.early_stopping_patience >= 0,
+                 ">= 0 (0 = never)")
+        _require("eval_frames", self.eval_frames, 1 <= self.eval_frames <= 300, "in 1..300")
+        if not self.sbi and not self.real_fakes:
+            raise ConfigError("nothing to train on: sbi is false and real_fakes is empty; turn one on")
+        if self.schedule not in ("cosine", "plateau"):
+            close = difflib.get_close_matches(self.schedule, ["cosine", "plateau"], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"schedule must be 'cosine' or 'plateau', got {self.schedule!r}{hint}")
+        from facetrust.training.augment import AugmentConfig
+
+        AugmentConfig(policy=self.augment, clahe=self.clahe)  # ConfigError with a suggestion when unknown
         if self.tracking not in ("mlflow", "none"):
             raise ConfigError(f"tracking must be 'mlflow' or 'none', got {self.tracking!r}")
         if self.init_from is not None and self.init_from.suffix != ".json":
@@ -104,8 +140,15 @@ class TrainConfig:
         from facetrust.models import architecture_info
 
         info = architecture_info(self.architecture)  # UnknownNameError (a ConfigError) listing close names
-        if info.input != "frame":
+        if info.input == "clip" and self.frozen_blocks:
             raise ConfigError(
-                f"architecture {self.architecture!r} is a clip (temporal) model; this trainer feeds single face "
-                "crops, so it takes frame models only (see `facetrust models`)"
+                f"frozen_blocks={self.frozen_blocks} applies to EfficientNet frame models; {self.architecture!r} "
+                "is a clip model: set frozen_blocks=0"
             )
+
+    @property
+    def is_clip(self) -> bool:
+        """Whether the architecture takes clips ``(B, T, 3, H, W)`` rather than single crops."""
+        from facetrust.models import architecture_info
+
+        return architecture_info(self.architecture).input == "clip"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -33,12 +35,14 @@ class SelfBlendPairs(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         seed: int = 0,
         sbi: SbiConfig | None = None,
         degradations: DegradeConfig | None = None,
+        augment: Callable[[list[np.ndarray], np.random.Generator], list[np.ndarray]] | None = None,
     ) -> None:
         self.store, self.indices = store, indices
         self.input_size, self.mean, self.std = input_size, mean, std
         self.train, self.seed = train, seed
         self.sbi = sbi or SbiConfig()
         self.degradations = degradations or DegradeConfig()
+        self.augment = augment
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -61,11 +65,11 @@ class SelfBlendPairs(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         x0 = centre + (int(rng.integers(-jitter, jitter + 1)) if jitter else 0)
         y0 = centre + (int(rng.integers(-jitter, jitter + 1)) if jitter else 0)
         flip = self.train and rng.random() < 0.5
-        pair = []
+        cuts = []
         for picture in (real, fake):
             cut = picture[y0 : y0 + size, x0 : x0 + size]
-            if flip:
-                cut = cut[:, ::-1]
-            cut = degrade(np.ascontiguousarray(cut), rng, self.degradations)
-            pair.append(to_tensor(cut, self.mean, self.std))
+            cuts.append(np.ascontiguousarray(cut[:, ::-1] if flip else cut))
+        if self.augment is not None and self.train:
+            cuts = self.augment(cuts, rng)  # one draw of parameters for both: the pair stays aligned
+        pair = [to_tensor(degrade(cut, rng, self.degradations), self.mean, self.std) for cut in cuts]
         return pair[0], pair[1]

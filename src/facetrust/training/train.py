@@ -1,4 +1,5 @@
-"""Self-blended-image training of the default detector, then calibration and a saved, checksummed detector."""
+"""Training of frame and clip detectors on self-blended images and/or real fakes, with validation, early stopping,
+pause/resume and DDP; then calibration on held-out identities and a saved, checksummed detector."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from facetrust.errors import ConfigError
 from facetrust.models import (
@@ -26,10 +27,16 @@ from facetrust.models import (
     save_detector,
 )
 from facetrust.scoring import select_device
+from facetrust.synthesis import DegradeConfig, SbiConfig
+from facetrust.training.augment import AugmentConfig, Augmenter, build_augmenter
+from facetrust.training.batches import LabelledSource, MixedBatches, PairSource, split_batch
 from facetrust.training.calibrate import binary_metrics, calibrate, calibrate_tracks, sigmoid
+from facetrust.training.clips import SelfBlendClips, video_clips
 from facetrust.training.config import TrainConfig
 from facetrust.training.dataset import SelfBlendPairs
+from facetrust.training.distributed import Distributed, unwrap
 from facetrust.training.prepare import CropStore, crop_recipe, prepare_crops
+from facetrust.training.sources import ExtractedCrops, LabelledClips, LabelledCrops, balanced_weights
 from facetrust.training.tracking import Tracker, create_tracker, flat_metrics
 from facetrust.types import CropSpec, DetectorSpec
 
@@ -61,16 +68,32 @@ def _freeze_early_layers(model: nn.Module, blocks: int) -> list[nn.Module]:
     return frozen
 
 
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
+
+
 def _predict_logits(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of a pair loader: (real logits, fake logits), in dataset order."""
     model.eval()
     real_logits, fake_logits = [], []
     with torch.inference_mode():
         for real, fake in loader:
-            batch = torch.cat([real, fake]).to(device).contiguous(memory_format=torch.channels_last)
-            logits = model(batch).float().squeeze(1).cpu().numpy()
+            logits = model(_to_device(torch.cat([real, fake]), device)).float().squeeze(1).cpu().numpy()
             real_logits.append(logits[: len(real)])
             fake_logits.append(logits[len(real) :])
     return np.concatenate(real_logits), np.concatenate(fake_logits)
+
+
+def _predict_labelled(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels of a labelled loader, in dataset order."""
+    model.eval()
+    all_logits, all_labels = [], []
+    with torch.inference_mode():
+        for inputs, labels in loader:
+            all_logits.append(model(_to_device(inputs, device)).float().squeeze(1).cpu().numpy())
+            all_labels.append(labels.float().numpy())
+    return np.concatenate(all_logits), np.concatenate(all_labels)
 
 
 def _initial_model(cfg: TrainConfig) -> tuple[nn.Module, dict[str, object]]:
@@ -123,37 +146,40 @@ _RESUMABLE_CHANGES = {"resume", "pause_after_minutes", "checkpoint_every_steps",
 
 
 class Checkpoint:
-    """``<output_dir>/checkpoint.pt``: model, optimiser, schedule and history, loaded without unpickling code
-    (``torch.load(weights_only=True)``) and only by the same config."""
+    """``<output_dir>/checkpoint.pt``: model, optimiser, schedules, validation state and history, loaded without
+    unpickling code (``torch.load(weights_only=True)``) and only by the same config."""
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.path = cfg.output_dir / "checkpoint.pt"
-        self.config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()
-                       if k not in _RESUMABLE_CHANGES}
+        self.config = {k: str(v) if isinstance(v, Path) else (list(map(str, v)) if isinstance(v, tuple) else v)
+                       for k, v in asdict(cfg).items() if k not in _RESUMABLE_CHANGES}
 
-    def save(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: object, scaler: object,
-             step: int, history: list[dict[str, float]], elapsed_s: float) -> None:
+    def save(self, model: nn.Module, optimizer: torch.optim.Optimizer, schedules: dict[str, object],
+             scaler: object, progress: dict[str, object], best_model: dict[str, torch.Tensor] | None) -> None:
+        """``progress``: JSON-able trainer state (step, elapsed_s, history, validation bookkeeping)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "config": json.dumps(self.config, sort_keys=True),
-            "model": model.state_dict(),
+            "model": unwrap(model).state_dict(),
             "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),  # type: ignore[attr-defined]
+            "schedules": {name: schedule.state_dict() for name, schedule in schedules.items()},  # type: ignore[attr-defined]
             "scaler": scaler.state_dict(),  # type: ignore[attr-defined]
-            "step": step,
-            "elapsed_s": elapsed_s,
-            "history": json.dumps(history),
+            "progress": json.dumps(progress),
+            "best_model": best_model or {},
         }
         temporary = self.path.with_suffix(".tmp")
         torch.save(state, temporary)
         temporary.replace(self.path)
 
-    def load(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: object,
-             scaler: object) -> dict[str, object]:
+    def load(self, model: nn.Module, optimizer: torch.optim.Optimizer, schedules: dict[str, object],
+             scaler: object) -> tuple[dict[str, object], dict[str, torch.Tensor] | None]:
+        """Restore the states in place; returns the trainer progress and the best weights so far (if any)."""
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except (RuntimeError, OSError, EOFError, ValueError) as exc:
             raise ConfigError(f"cannot read checkpoint {self.path}: {exc}; delete it to start over") from exc
+        if "progress" not in state:
+            raise ConfigError(f"checkpoint {self.path} was written by an older facetrust; delete it to start over")
         saved = json.loads(state["config"])
         changed = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
         if changed:
@@ -161,12 +187,12 @@ class Checkpoint:
                 f"checkpoint {self.path} was written with another config ({', '.join(changed)} differ); "
                 "resume with the same settings, or delete the checkpoint to start over"
             )
-        model.load_state_dict(state["model"])
+        unwrap(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])  # type: ignore[attr-defined]
+        for name, schedule in schedules.items():
+            schedule.load_state_dict(state["schedules"][name])  # type: ignore[attr-defined]
         scaler.load_state_dict(state["scaler"])  # type: ignore[attr-defined]
-        return {"step": int(state["step"]), "elapsed_s": float(state["elapsed_s"]),
-                "history": json.loads(state["history"])}
+        return json.loads(state["progress"]), (state["best_model"] or None)
 
 
 SPLIT_KEYS = ("data_root", "manifest_sha256", "holdout_fraction", "seed")
@@ -191,130 +217,358 @@ def _check_same_split(init: dict[str, object], recipe: dict[str, object]) -> Non
         )
 
 
-def track_calibration(
-    model: nn.Module, store: CropStore, cfg: TrainConfig, temperature: float, device: torch.device
-) -> dict[str, object]:
-    """Fit the track rule on held-out real videos: each video's mean probability over its frames, real and
-    self-blended (every frame blended independently). Returns the rule and the per-video numbers."""
+@dataclass
+class _Data:
+    """What one run trains and validates on."""
+
+    batches: MixedBatches
+    store: CropStore | None  # real crops for self-blending (None when sbi is off)
+    train_sets: list[Dataset]  # the datasets whose ``epoch`` attribute follows the training epoch
+    counts: dict[str, int]
+    real_fakes: list[ExtractedCrops]
+
+
+def _open_real_fakes(folder: Path, cfg: TrainConfig) -> ExtractedCrops:
+    """An extract folder; items without an official split go to train or val by group (``holdout_fraction``)."""
+    crops = ExtractedCrops.open(folder)
+    if any(split == "" for split in crops.splits):
+        crops = crops.with_splits((1 - cfg.holdout_fraction, cfg.holdout_fraction), seed=cfg.seed,
+                                  names=("train", "val"))
+    counts = {split: int(np.sum(np.asarray(crops.splits) == split)) for split in sorted(set(crops.splits))}
+    logger.info("real fakes in %s: %s crops per split (%d fake)", folder, counts, int(crops.labels.sum()))
+    return crops
+
+
+def _labelled_dataset(folders: list[ExtractedCrops], split: str, cfg: TrainConfig, *, train: bool, seed: int,
+                      augment: Augmenter | None, limit: int | None = None) -> tuple[Dataset, np.ndarray, list[str]]:
+    """Labelled crops (or clips) of ``split`` from every extract folder: the dataset, its labels and methods."""
     mean, std = _normalisation(cfg.architecture)
-    video_idx = store.indices("holdout", kind="video")
-    if len(video_idx) == 0:
+    parts: list[Dataset] = []
+    labels: list[np.ndarray] = []
+    methods: list[str] = []
+    rng = np.random.default_rng(seed)
+    for crops in folders:
+        indices = crops.indices(split)
+        if len(indices) == 0:
+            continue
+        common = {"input_size": cfg.input_size, "mean": mean, "std": std, "train": train, "seed": seed,
+                  "store_size": cfg.crop_store_size, "crop_margin": cfg.crop_margin, "augment": augment}
+        if cfg.is_clip:
+            clips = crops.clips(indices, cfg.clip_length)
+            if limit is not None and len(clips) > limit:
+                clips = [clips[i] for i in np.sort(rng.choice(len(clips), limit, replace=False))]
+            first = np.array([clip[0] for clip in clips], dtype=np.int64)
+            parts.append(LabelledClips(crops, clips, **common))
+        else:
+            if limit is not None and len(indices) > limit:
+                indices = np.sort(rng.choice(indices, limit, replace=False))
+            first = indices
+            parts.append(LabelledCrops(crops, indices, **common))
+        labels.append(crops.labels[first])
+        methods.extend(str(crops.methods[int(i)]) for i in first)
+    if not parts:
+        return ConcatDataset([]), np.zeros(0), []
+    return ConcatDataset(parts), np.concatenate(labels), methods
+
+
+def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, train: bool, seed: int,
+                 augment: Augmenter | None, limit: int | None = None) -> Dataset:
+    """Self-blended pairs of single crops, or of clips (video rows only) for clip models."""
+    mean, std = _normalisation(cfg.architecture)
+    rng = np.random.default_rng(seed)
+    if cfg.is_clip:
+        clips = video_clips(store, indices, cfg.clip_length)
+        if limit is not None and len(clips) > limit:
+            clips = [clips[i] for i in np.sort(rng.choice(len(clips), limit, replace=False))]
+        return SelfBlendClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
+                              augment=augment)
+    if limit is not None and len(indices) > limit:
+        indices = np.sort(rng.choice(indices, limit, replace=False))
+    return SelfBlendPairs(store, indices, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
+                          augment=augment)
+
+
+def _training_data(cfg: TrainConfig, store: CropStore | None, folders: list[ExtractedCrops],
+                   world: Distributed) -> _Data:
+    augment = build_augmenter(AugmentConfig(policy=cfg.augment, clahe=cfg.clahe))
+    mixed = store is not None and bool(folders)
+    pairs_per_step, labelled_per_step = split_batch(2 * cfg.batch_size, cfg.real_fake_share, mixed=mixed)
+    train_sets: list[Dataset] = []
+    counts: dict[str, int] = {}
+    pair_source = labelled_source = None
+    if store is not None:
+        sbi_train = _sbi_dataset(store, store.indices("train"), cfg, train=True, seed=cfg.seed, augment=augment)
+        pair_source = PairSource(sbi_train, pairs_per_step, seed=cfg.seed, num_workers=cfg.num_workers,
+                                 shard=world.shard)
+        train_sets.append(sbi_train)
+        counts["sbi_train"] = len(sbi_train)  # type: ignore[arg-type]
+        counts["sbi_holdout_crops"] = len(store.indices("holdout"))
+        if pair_source.steps_per_epoch() == 0:
+            raise ConfigError(
+                f"too little data: {len(sbi_train)} self-blending {'clips' if cfg.is_clip else 'crops'} for "  # type: ignore[arg-type]
+                f"{pairs_per_step} pairs per step on {world.world} process(es); add data or lower batch_size"
+            )
+    if folders:
+        labelled, labels, methods = _labelled_dataset(folders, "train", cfg, train=True, seed=cfg.seed,
+                                                      augment=augment)
+        if len(labelled) == 0:
+            raise ConfigError(f"real_fakes: no 'train' split rows in {', '.join(str(f.directory) for f in folders)}")
+        weights = balanced_weights(labels, methods) if cfg.balanced_sampling else None
+        labelled_source = LabelledSource(labelled, labelled_per_step, seed=cfg.seed, num_workers=cfg.num_workers,
+                                         shard=world.shard, weights=weights)
+        train_sets.extend(getattr(labelled, "datasets", []))
+        counts["real_fakes_train"] = len(labelled)
+        counts["real_fakes_train_fake"] = int(labels.sum())
+        if pair_source is None and labelled_source.steps_per_epoch() == 0:
+            raise ConfigError(f"too little data: {len(labelled)} real-fake training items for {labelled_per_step} "
+                              "per step; lower batch_size")
+    return _Data(MixedBatches(pair_source, labelled_source), store, train_sets, counts, folders)
+
+
+@dataclass
+class _Scores:
+    """Held-out logits and labels with where each came from (``sbi_image``, ``sbi_video``, ``real_fakes``)."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    origin: np.ndarray
+    methods: np.ndarray
+
+
+def _held_out_scores(model: nn.Module, data: _Data, cfg: TrainConfig, device: torch.device, *, limit: int,
+                     seed: int) -> _Scores:
+    """Logits of up to ``limit`` held-out self-blended pairs and ``2 * limit`` real-fake validation items."""
+    logits, labels, origin, methods = [], [], [], []
+    loader_args = {"batch_size": cfg.batch_size, "num_workers": cfg.num_workers}
+    if data.store is not None:
+        store = data.store
+        pairs = _sbi_dataset(store, store.indices("holdout"), cfg, train=False, seed=seed, augment=None, limit=limit)
+        real, fake = _predict_logits(model, DataLoader(pairs, **loader_args), device)
+        if cfg.is_clip:
+            kinds = np.array(["video"] * len(real))
+        else:
+            kinds = np.array([store.rows[int(i)]["kind"] for i in pairs.indices])  # type: ignore[attr-defined]
+        logits += [real, fake]
+        labels += [np.zeros(len(real)), np.ones(len(fake))]
+        origin += [np.char.add("sbi_", kinds)] * 2
+        methods += [np.array(["real"] * len(real)), np.array(["self-blended"] * len(fake))]
+    if data.real_fakes:
+        labelled, item_labels, item_methods = _labelled_dataset(data.real_fakes, "val", cfg, train=False, seed=seed,
+                                                                augment=None, limit=2 * limit)
+        if len(labelled):
+            item_logits, _ = _predict_labelled(model, DataLoader(labelled, **loader_args), device)
+            logits.append(item_logits)
+            labels.append(item_labels.astype(np.float64))
+            origin.append(np.array(["real_fakes"] * len(item_logits)))
+            methods.append(np.array(item_methods))
+    model.train()
+    return _Scores(np.concatenate(logits), np.concatenate(labels), np.concatenate(origin), np.concatenate(methods))
+
+
+def _validate(model: nn.Module, data: _Data, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
+    scores = _held_out_scores(model, data, cfg, device, limit=cfg.val_pairs, seed=cfg.seed + 2)
+    loss = nn.functional.binary_cross_entropy_with_logits(torch.as_tensor(scores.logits, dtype=torch.float64),
+                                                          torch.as_tensor(scores.labels, dtype=torch.float64))
+    result = {"val_loss": float(loss), "val_accuracy": float(np.mean((scores.logits > 0) == (scores.labels > 0.5)))}
+    auc = binary_metrics(sigmoid(scores.logits), scores.labels, 0.5).get("auc")
+    if auc is not None and np.isfinite(auc):  # type: ignore[arg-type]
+        result["val_auc"] = float(auc)  # type: ignore[arg-type]
+    return result
+
+
+def track_calibration(model: nn.Module, data: _Data, cfg: TrainConfig, temperature: float,
+                      device: torch.device) -> dict[str, object]:
+    """Fit the track rule on held-out videos: each video's mean probability over its frames (or clips). Real
+    videos against their self-blended copies (every frame blended independently, or each clip consistently),
+    and held-out real-fake videos from ``real_fakes``. Returns the rule and the per-video numbers."""
+    real_means: list[float] = []
+    fake_means: list[float] = []
+    mean, std = _normalisation(cfg.architecture)
+    loader_args = {"batch_size": cfg.batch_size, "num_workers": cfg.num_workers}
+    if data.store is not None and len(video_idx := data.store.indices("holdout", kind="video")):
+        store = data.store
+        pairs = _sbi_dataset(store, video_idx, cfg, train=False, seed=cfg.seed + 1, augment=None)
+        real_logits, fake_logits = _predict_logits(model, DataLoader(pairs, **loader_args), device)
+        first = [c[0] for c in pairs.clips] if cfg.is_clip else pairs.indices  # type: ignore[attr-defined]
+        paths = np.array([store.rows[int(i)]["path"] for i in first])
+        for video in sorted(set(paths.tolist())):
+            real_means.append(float(sigmoid(real_logits[paths == video] / temperature).mean()))
+            fake_means.append(float(sigmoid(fake_logits[paths == video] / temperature).mean()))
+    for crops in data.real_fakes:
+        indices = crops.indices("val", kind="video")
+        if len(indices) == 0:
+            continue
+        common = {"input_size": cfg.input_size, "mean": mean, "std": std, "train": False, "seed": cfg.seed + 1,
+                  "store_size": cfg.crop_store_size, "crop_margin": cfg.crop_margin, "augment": None}
+        if cfg.is_clip:
+            clips = crops.clips(indices, cfg.clip_length)
+            first = np.array([c[0] for c in clips], dtype=np.int64)
+            dataset: Dataset = LabelledClips(crops, clips, **common)
+        else:
+            first, dataset = indices, LabelledCrops(crops, indices, **common)
+        logits, _ = _predict_labelled(model, DataLoader(dataset, **loader_args), device)
+        items = np.array([crops.rows[int(i)]["item"] for i in first])
+        for item in sorted(set(items.tolist())):
+            probability = float(sigmoid(logits[items == item] / temperature).mean())
+            (fake_means if crops.labels[int(first[items == item][0])] == 1 else real_means).append(probability)
+    model.train()
+    if not real_means or not fake_means:
         return {}
-    loader = DataLoader(
-        SelfBlendPairs(store, video_idx, input_size=cfg.input_size, mean=mean, std=std, train=False, seed=cfg.seed + 1),
-        batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-    )
-    real_logits, fake_logits = _predict_logits(model, loader, device)
-    paths = np.array([store.rows[int(i)]["path"] for i in video_idx])
-    videos = sorted(set(paths.tolist()))
-    real_means = np.array([sigmoid(real_logits[paths == v] / temperature).mean() for v in videos])
-    fake_means = np.array([sigmoid(fake_logits[paths == v] / temperature).mean() for v in videos])
-    threshold, band = calibrate_tracks(real_means, fake_means)
+    threshold, band = calibrate_tracks(np.array(real_means), np.array(fake_means))
     return {
         "track_threshold": threshold,
         "track_uncertain_band": list(band),
-        "videos": len(videos),
-        "frames": int(len(video_idx)),
-        "real_video_means": [round(float(v), 4) for v in real_means],
-        "fake_video_means": [round(float(v), 4) for v in fake_means],
-        "real_videos_called_fake": int(np.sum(real_means >= band[1])),
-        "fake_videos_called_fake": int(np.sum(fake_means >= band[1])),
+        "videos": len(real_means) + len(fake_means),
+        "real_video_means": [round(v, 4) for v in real_means],
+        "fake_video_means": [round(v, 4) for v in fake_means],
+        "real_videos_called_fake": int(np.sum(np.array(real_means) >= band[1])),
+        "fake_videos_called_fake": int(np.sum(np.array(fake_means) >= band[1])),
     }
+
+
+def _config_dict(cfg: TrainConfig) -> dict[str, object]:
+    return {k: str(v) if isinstance(v, Path) else (list(map(str, v)) if isinstance(v, tuple) else v)
+            for k, v in asdict(cfg).items()}
 
 
 def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | None = None) -> DetectorSpec:
     """Run the whole recipe of ``cfg``; returns the saved detector's spec (weights in ``cfg.output_dir``).
 
-    With ``cfg.tracking == "mlflow"`` the run is also recorded in a local MLflow file store."""
-    tracker = create_tracker(cfg.tracking, cfg.tracking_dir or cfg.output_dir.parent / "mlruns", cfg.experiment,
+    With ``cfg.tracking == "mlflow"`` the run is also recorded in a local MLflow file store. Started by
+    ``torchrun`` (WORLD_SIZE > 1), the processes train together with DDP and rank 0 writes the outputs."""
+    for folder in cfg.eval_datasets:  # before hours of training, not after
+        if not folder.exists():
+            raise ConfigError(f"eval_datasets: {folder} does not exist")
+    world = Distributed.from_environment(cfg.device)
+    tracking = cfg.tracking if world.is_main else "none"
+    tracker = create_tracker(tracking, cfg.tracking_dir or cfg.output_dir.parent / "mlruns", cfg.experiment,
                              cfg.name)
-    params = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
-    tracker.start(params, {"command": command[:500], "architecture": cfg.architecture})
+    tracker.start(_config_dict(cfg), {"command": command[:500], "architecture": cfg.architecture})
     try:
-        spec = _train(cfg, command=command, on_step=on_step, tracker=tracker)
+        spec = _train(cfg, command=command, on_step=on_step, tracker=tracker, world=world)
     except TrainingPaused:
         tracker.end("KILLED")  # MLflow's status for a run stopped before its end; the resumed call starts a new one
         raise
     except BaseException:
         tracker.end("FAILED")
         raise
+    finally:
+        world.close()
     tracker.end()
     return spec
 
 
-def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, tracker: Tracker) -> DetectorSpec:
+def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, tracker: Tracker,
+           world: Distributed) -> DetectorSpec:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = select_device(None if cfg.device == "auto" else cfg.device)
+    device = world.device(select_device(None if cfg.device == "auto" else cfg.device))
     model, init = _initial_model(cfg)
-    _check_same_split(init, crop_recipe(cfg))  # before the (long) crop preparation
-    store: CropStore = prepare_crops(cfg, progress=True)
+    store: CropStore | None = None
+    if cfg.sbi:
+        _check_same_split(init, crop_recipe(cfg))  # before the (long) crop preparation
+        if world.is_main:
+            store = prepare_crops(cfg, progress=True)
+        world.barrier()  # the other ranks open the store rank 0 prepared
+        if not world.is_main:
+            store = prepare_crops(cfg)
+    folders = [_open_real_fakes(folder, cfg) for folder in cfg.real_fakes]
+    data = _training_data(cfg, store, folders, world)
     started = time.time()  # the time budget counts training, not the one-off crop preparation
-    train_idx, holdout_idx = store.indices("train"), store.indices("holdout")
-    logger.info("crops: %d train, %d held out", len(train_idx), len(holdout_idx))
+    logger.info("training data: %s", data.counts)
     mean, std = _normalisation(cfg.architecture)
 
     # a warm start continues the data stream: new blend/degradation draws and a new shuffling order
     epoch_base = math.ceil(float(init.get("epochs_run") or 0))
     torch.manual_seed(cfg.seed + epoch_base)
     frozen = _freeze_early_layers(model, cfg.frozen_blocks)
-    model = model.to(device).to(memory_format=torch.channels_last)
+    model = model.to(device)
+    if not cfg.is_clip:
+        model = model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train_set = SelfBlendPairs(
-        store, train_idx, input_size=cfg.input_size, mean=mean, std=std, train=True, seed=cfg.seed
-    )
-    batches_per_epoch = len(train_idx) // cfg.batch_size
-    if batches_per_epoch == 0 or len(holdout_idx) == 0:
-        raise ConfigError(
-            f"too little data: {len(train_idx)} training crops for batch_size={cfg.batch_size} and "
-            f"{len(holdout_idx)} held-out crops; add data, lower batch_size or change holdout_fraction"
-        )
+    batches_per_epoch = data.batches.steps_per_epoch()
     total_steps = max(1, cfg.epochs * batches_per_epoch)
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-        * 0.5
-        * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)),
-    )
+    warmup = max(1, cfg.warmup_steps)
+    if cfg.schedule == "cosine":
+        per_step = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)),
+        )
+    else:  # linear warm-up, then the learning rate only changes when validation stops improving
+        per_step = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.plateau_factor,
+                                                         patience=cfg.plateau_patience)
+    schedules: dict[str, object] = {"per_step": per_step, "plateau": plateau}
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     history: list[dict[str, float]] = []
+    val_history: list[dict[str, float]] = []  # one record per validation: step, epoch, val_loss, val_accuracy, val_auc
     step, epochs_run, first_epoch, first_batch, elapsed_before = 0, 0.0, 0, 0, 0.0
+    validation: dict[str, object] = {"best_loss": math.inf, "best_step": 0, "bad": 0, "stopped_early": False}
+    best_model: dict[str, torch.Tensor] | None = None
     checkpoint = Checkpoint(cfg)
     if cfg.resume and checkpoint.path.is_file():
-        state = checkpoint.load(model, optimizer, scheduler, scaler)
-        step, history, elapsed_before = state["step"], state["history"], state["elapsed_s"]
+        progress, best_model = checkpoint.load(model, optimizer, schedules, scaler)
+        step, history, elapsed_before = int(progress["step"]), progress["history"], float(progress["elapsed_s"])  # type: ignore[arg-type]
+        val_history = progress["val_history"]  # type: ignore[assignment]
+        validation = progress["validation"]  # type: ignore[assignment]
         first_epoch, first_batch = divmod(step, batches_per_epoch)
         epochs_run = step / batches_per_epoch
         logger.info("resumed at step %d of %d (epoch %.2f)", step, total_steps, epochs_run)
     elif cfg.resume:
         logger.info("resume=true but no checkpoint in %s: starting from the beginning", cfg.output_dir)
+    model = world.wrap(model, device)
     started -= elapsed_before  # max_minutes counts the whole run, across calls
     deadline = started + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
     pause_at = time.time() + cfg.pause_after_minutes * 60 if cfg.pause_after_minutes > 0 else math.inf
+    validating = cfg.val_every_steps > 0 or cfg.early_stopping_patience > 0 or cfg.restore_best \
+        or cfg.schedule == "plateau" or cfg.epochs > 1
+
+    def save_checkpoint() -> None:
+        if world.is_main:
+            progress = {"step": step, "elapsed_s": time.time() - started, "history": history,
+                        "val_history": val_history, "validation": validation}
+            checkpoint.save(model, optimizer, schedules, scaler, progress, best_model)
+
+    def validate() -> None:
+        nonlocal best_model
+        if world.is_main:
+            result = _validate(unwrap(model), data, cfg, device)
+            val_history.append({"step": step, "epoch": round(epochs_run, 4), **result})
+            tracker.log_metrics(result, step=step)
+            logger.info("validation at step %d: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in result.items()))
+            if cfg.schedule == "plateau" and step >= cfg.warmup_steps:
+                plateau.step(result["val_loss"])
+            if result["val_loss"] < float(validation["best_loss"]) - 1e-4:  # type: ignore[arg-type]
+                validation.update(best_loss=result["val_loss"], best_step=step, bad=0)
+                if cfg.restore_best:
+                    best_model = {k: v.detach().to("cpu", copy=True) for k, v in unwrap(model).state_dict().items()}
+            else:
+                validation["bad"] = int(validation["bad"]) + 1  # type: ignore[call-overload]
+        if cfg.schedule == "plateau" and world.enabled:  # every rank steps with rank 0's learning rate
+            lr = world.share(optimizer.param_groups[0]["lr"], device=device)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+    stop = False
     for epoch in range(first_epoch, cfg.epochs):
-        if step >= total_steps:
+        if step >= total_steps or stop:
             break
-        train_set.epoch = epoch_base + epoch
-        # the epoch's order is a function of (seed, epoch), so a resumed epoch skips exactly the batches done
-        order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(
-            cfg.seed * 10_000 + epoch_base + epoch)).tolist()
+        for dataset in data.train_sets:
+            dataset.epoch = epoch_base + epoch  # type: ignore[attr-defined]
         skip = first_batch if epoch == first_epoch else 0
-        loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=order[skip * cfg.batch_size :],
-                            num_workers=cfg.num_workers, drop_last=True)
         model.train()
         for module in frozen:
             module.eval()
-        for batch_no, (real, fake) in enumerate(loader, start=skip):
-            images = torch.cat([real, fake]).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            labels = torch.cat([torch.zeros(len(real)), torch.ones(len(fake))]).to(device)
+        for batch_no, (inputs, labels) in enumerate(data.batches.epoch(epoch_base + epoch, skip), start=skip):
+            inputs, labels = _to_device(inputs, device), labels.to(device)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                logits = model(images).squeeze(1)
+                logits = model(inputs).squeeze(1)
                 loss = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -322,68 +576,106 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
             nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             scaler.step(optimizer)
             scaler.update()
-            scheduler.step()
+            if cfg.schedule == "cosine" or step < cfg.warmup_steps:
+                per_step.step()
             step += 1
             with torch.no_grad():
                 accuracy = float(((logits > 0).float() == labels).float().mean())
-            record = {
-                "step": step,
-                "epoch": epoch + (batch_no + 1) / batches_per_epoch,
-                "loss": float(loss.detach()),
-                "accuracy": accuracy,
-                "lr": scheduler.get_last_lr()[0],
-                "elapsed_s": time.time() - started,
-            }
+            epochs_run = epoch + (batch_no + 1) / batches_per_epoch
+            record = {"step": step, "epoch": epochs_run, "loss": float(loss.detach()), "accuracy": accuracy,
+                      "lr": optimizer.param_groups[0]["lr"], "elapsed_s": time.time() - started}
             history.append(record)
             if on_step is not None:
                 on_step(record)
             if step % 20 == 0:
                 tracker.log_metrics({k: record[k] for k in ("loss", "accuracy", "lr", "epoch")}, step=step)
-                logger.info("step %d epoch %.2f loss %.4f acc %.3f", step, record["epoch"], record["loss"], accuracy)
-            epochs_run = record["epoch"]
+                logger.info("step %d epoch %.2f loss %.4f acc %.3f", step, epochs_run, record["loss"], accuracy)
+            epoch_end = batch_no + 1 == batches_per_epoch
+            if validating and ((cfg.val_every_steps and step % cfg.val_every_steps == 0)
+                               or (not cfg.val_every_steps and epoch_end)):
+                validate()
+                model.train()
+                for module in frozen:
+                    module.eval()
+            early = cfg.early_stopping_patience > 0 and int(validation["bad"]) >= cfg.early_stopping_patience  # type: ignore[call-overload]
+            now = time.time()
+            pause, early, out_of_time = world.agree(now > pause_at, early, now > deadline, device=device)
+            if early:
+                validation["stopped_early"] = True
+                logger.info("early stop at step %d: no validation improvement for %d validations (best at step %s)",
+                            step, cfg.early_stopping_patience, validation["best_step"])
+                stop = True
+                break
             if cfg.checkpoint_every_steps and step % cfg.checkpoint_every_steps == 0 and step < total_steps:
-                checkpoint.save(model, optimizer, scheduler, scaler, step, history, time.time() - started)
-            if time.time() > pause_at and step < total_steps and time.time() <= deadline:
-                checkpoint.save(model, optimizer, scheduler, scaler, step, history, time.time() - started)
+                save_checkpoint()
+            if pause and step < total_steps and not out_of_time:
+                save_checkpoint()
+                world.barrier()
                 logger.info("paused at step %d of %d; continue with resume=true", step, total_steps)
                 raise TrainingPaused(step, total_steps, checkpoint.path)
-            if time.time() > deadline or step >= total_steps:
+            if out_of_time or step >= total_steps:
                 break
         if time.time() > deadline:
             logger.info("time budget of %.1f min reached at epoch %.2f", cfg.max_minutes, epochs_run)
             break
-        if step >= total_steps:
-            break
     train_seconds = time.time() - started
+    model = unwrap(model)
+    if not world.is_main:  # rank 0 calibrates and saves; the others wait for its detector
+        world.barrier()
+        _, spec = load_detector_files(cfg.output_dir / f"{cfg.name}.json")
+        return spec
+    if validating and (not val_history or val_history[-1]["step"] != step):
+        validate()  # the curve ends where training ended
+    if cfg.restore_best and best_model is not None:
+        model.load_state_dict(best_model)
+        logger.info("restored the weights of step %s (best validation loss %.4f)", validation["best_step"],
+                    validation["best_loss"])
+    spec = _calibrate_and_save(model, data, cfg, device, init=init, command=command, tracker=tracker,
+                               summary={"train_seconds": round(train_seconds, 1), "steps": step,
+                                        "epochs_run": round(epochs_run, 3), "validation": validation if val_history else None},
+                               history=history, val_history=val_history)
     checkpoint.path.unlink(missing_ok=True)  # the run is complete: what remains is the saved detector
+    world.barrier()
+    if cfg.eval_datasets:
+        _evaluate_datasets(cfg, spec, tracker)
+    return spec
 
-    # calibration and held-out metrics on unseen identities
-    rng = np.random.default_rng(cfg.seed)
-    eval_idx = holdout_idx if len(holdout_idx) <= cfg.eval_pairs else np.sort(rng.choice(holdout_idx, cfg.eval_pairs, replace=False))
-    eval_set = SelfBlendPairs(store, eval_idx, input_size=cfg.input_size, mean=mean, std=std, train=False, seed=cfg.seed)
-    eval_loader = DataLoader(eval_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
-    real_logits, fake_logits = _predict_logits(model, eval_loader, device)
-    logits = np.concatenate([real_logits, fake_logits])
-    labels = np.concatenate([np.zeros(len(real_logits)), np.ones(len(fake_logits))])
-    calibration = calibrate(logits, labels)
-    probs = sigmoid(logits / calibration.temperature)
-    kinds = np.array([store.rows[int(i)]["kind"] for i in eval_idx])
+
+def _calibrate_and_save(model: nn.Module, data: _Data, cfg: TrainConfig, device: torch.device, *,
+                        init: dict[str, object], command: str, tracker: Tracker, summary: dict[str, object],
+                        history: list[dict[str, float]], val_history: list[dict[str, float]]) -> DetectorSpec:
+    """Temperature, threshold and UNCERTAIN band on held-out identities; metrics; the saved detector."""
+    mean, std = _normalisation(cfg.architecture)
+    scores = _held_out_scores(model, data, cfg, device, limit=cfg.eval_pairs, seed=cfg.seed)
+    calibration = calibrate(scores.logits, scores.labels)
+    probs = sigmoid(scores.logits / calibration.temperature)
+    train_losses = [h["loss"] for h in history if "loss" in h]
     metrics: dict[str, object] = {
-        "holdout_all": binary_metrics(probs, labels, calibration.threshold),
+        "holdout_all": binary_metrics(probs, scores.labels, calibration.threshold),
         "calibration": asdict(calibration),
-        "train_seconds": round(train_seconds, 1),
-        "steps": step,
-        "epochs_run": round(epochs_run, 3),
-        "final_train_loss": float(np.mean([h["loss"] for h in history[-20:]])) if history else float("nan"),
-        "crops": {"train": int(len(train_idx)), "holdout": int(len(holdout_idx)), "eval_pairs": int(len(eval_idx))},
+        **summary,
+        "final_train_loss": float(np.mean(train_losses[-20:])) if train_losses else float("nan"),
+        "data": data.counts,
+        "holdout_items": {origin: int(np.sum(scores.origin == origin)) for origin in sorted(set(scores.origin))},
     }
-    for kind in ("image", "video"):
-        mask = np.concatenate([kinds == kind, kinds == kind])
+    for origin, key in (("sbi_image", "holdout_image"), ("sbi_video", "holdout_video"),
+                        ("real_fakes", "holdout_real_fakes")):
+        mask = scores.origin == origin
         if mask.any():
-            metrics[f"holdout_{kind}"] = binary_metrics(probs[mask], labels[mask], calibration.threshold)
-
-    tracks = track_calibration(model, store, cfg, calibration.temperature, device)
+            metrics[key] = binary_metrics(probs[mask], scores.labels[mask], calibration.threshold)
+    if np.any(scores.origin == "real_fakes"):
+        fake_methods = sorted({m for m, o in zip(scores.methods, scores.origin, strict=True)
+                               if o == "real_fakes" and m != "real"})
+        real_mask = (scores.origin == "real_fakes") & (scores.labels == 0)
+        metrics["holdout_real_fakes_by_method"] = {
+            method: binary_metrics(probs[real_mask | (scores.methods == method)],
+                                   scores.labels[real_mask | (scores.methods == method)], calibration.threshold)
+            for method in fake_methods
+        }
+    tracks = track_calibration(model, data, cfg, calibration.temperature, device)
     metrics["holdout_tracks"] = tracks
+    sources = ([f"self-blended images (SBI) from real faces of {cfg.data_root}"] if cfg.sbi else []) + [
+        f"real and fake crops extracted to {folder}" for folder in cfg.real_fakes]
     spec = DetectorSpec(
         name=cfg.name,
         architecture=cfg.architecture,
@@ -396,21 +688,23 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
         temperature=round(calibration.temperature, 4),
         track_threshold=tracks.get("track_threshold"),  # type: ignore[arg-type]
         track_uncertain_band=tuple(tracks["track_uncertain_band"]) if tracks else None,  # type: ignore[arg-type]
+        clip_length=cfg.clip_length if cfg.is_clip else None,
         license="Apache-2.0 (code and weights); trained on research-only face data, see the model card",
         provenance={
-            "recipe": f"self-blended images (SBI) from real faces only; {cfg.architecture} initialised from "
-            + str(init["from"]),
+            "recipe": f"{' + '.join(sources)}; {cfg.architecture} initialised from {init['from']}",
             "init": {k: v for k, v in init.items() if k in ("from", "name", "sha256", "epochs_run")},
             "command": command,
-            "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
-            "data": "real images and real videos of the facetrust shared data folder (manifest.csv), identities split",
+            "config": _config_dict(cfg),
+            "data": ("real images and real videos of the facetrust shared data folder (manifest.csv), identities "
+                     "split" if cfg.sbi else "") + "".join(f"; extracted dataset {f}" for f in cfg.real_fakes),
             "trained_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "device": f"{device.type} ({platform.processor() or platform.machine()})",
-            "epochs_run": round(epochs_run, 3),
+            "epochs_run": summary["epochs_run"],
             "holdout_auc": metrics["holdout_all"].get("auc"),  # type: ignore[union-attr]
-            "crop_recipe": store.recipe,
-            "degradations": asdict(train_set.degradations),
-            "self_blend": asdict(train_set.sbi),
+            "crop_recipe": data.store.recipe if data.store is not None else None,
+            "degradations": asdict(DegradeConfig()),
+            "self_blend": asdict(SbiConfig()) if cfg.sbi else None,
+            "augmentations": (build_augmenter(AugmentConfig(cfg.augment, cfg.clahe)) or _NoAugment()).describe(),
         },
     )
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
@@ -418,12 +712,52 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
     saved = save_detector(model, spec, cfg.output_dir, half=True)
     (cfg.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (cfg.output_dir / "history.json").write_text(json.dumps(history))
+    (cfg.output_dir / "validation.json").write_text(json.dumps(val_history))
     if history:
         from facetrust.evaluation.plots import plot_curves
 
-        plot_curves(history, cfg.output_dir / "curves.png")  # training loss and accuracy vs epoch
-    tracker.log_metrics(flat_metrics({k: v for k, v in metrics.items() if k != "holdout_tracks"}))
+        # loss and accuracy vs epoch: training per step, validation per validation
+        plot_curves(history + val_history, cfg.output_dir / "curves.png")
+    tracker.log_metrics(flat_metrics({k: v for k, v in metrics.items() if k not in ("holdout_tracks", "data")}))
     tracker.log_files([cfg.output_dir / name for name in (f"{saved.name}.json", "metrics.json", "history.json",
-                                                          "curves.png", f"{saved.name}.safetensors")])
+                                                          "validation.json", "curves.png", f"{saved.name}.safetensors")])
     logger.info("saved %s (sha256 %s) to %s", saved.name, saved.sha256, cfg.output_dir)
     return replace(saved)
+
+
+class _NoAugment:
+    @staticmethod
+    def describe() -> dict[str, object]:
+        return {"policy": "none"}
+
+
+def _evaluate_datasets(cfg: TrainConfig, spec: DetectorSpec, tracker: Tracker) -> None:
+    """``facetrust eval`` of the new detector on each of ``cfg.eval_datasets`` (train on A, test on B)."""
+    from facetrust.datasets import index_dataset
+    from facetrust.errors import FacetrustError
+    from facetrust.evaluation.runner import evaluate_detector
+
+    detector = str(cfg.output_dir / f"{spec.name}.json")
+    results: dict[str, object] = {}
+    for folder in cfg.eval_datasets:
+        name = folder.name or str(folder)
+        out_dir = cfg.output_dir / "eval" / name
+        try:
+            index = index_dataset("auto", folder)
+            evaluation = evaluate_detector(detector, index, out_dir, frames=cfg.eval_frames, device=cfg.device,
+                                           seed=cfg.seed)
+        except FacetrustError as exc:  # the detector is saved: one dataset that cannot be read stops nothing
+            logger.error("evaluation on %s failed: %s: %s", folder, type(exc).__name__, exc)
+            results[name] = {"dataset": str(folder), "error": f"{type(exc).__name__}: {exc}"}
+            continue
+        results[name] = {"dataset": str(folder), "items": evaluation.items, "scored": evaluation.scored,
+                         "not_scored": evaluation.not_scored, "outputs": str(out_dir),
+                         "video": asdict(evaluation.video) if evaluation.video is not None else None}
+        if evaluation.video is not None:
+            tracker.log_metrics(flat_metrics({f"eval_{name}": asdict(evaluation.video)}))
+        tracker.log_files([out_dir / "metrics.json", out_dir / "metrics.md"])
+        logger.info("evaluated on %s: %s", folder, out_dir / "metrics.md")
+    metrics_file = cfg.output_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["eval_datasets"] = results
+    metrics_file.write_text(json.dumps(metrics, indent=2, default=str))

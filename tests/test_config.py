@@ -50,6 +50,13 @@ def test_shipped_training_config_loads() -> None:
     assert cfg.architecture == "efficientnet_lite0" and cfg.input_size == 224
 
 
+@pytest.mark.parametrize("name", sorted(p.relative_to(Path(__file__).resolve().parents[1] / "configs").as_posix()
+                                        for p in (Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml")))
+def test_every_shipped_config_is_a_valid_training_config(name: str) -> None:
+    cfg = load_config(TrainConfig, Path(__file__).resolve().parents[1] / "configs" / name)
+    assert cfg.name and cfg.output_dir.parts[0] == "runs"
+
+
 @pytest.mark.parametrize("override", ["name=[a", "name={a", "lr=: :", "name=*alias"])
 def test_override_that_is_not_yaml_is_a_config_error(override: str) -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):

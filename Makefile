@@ -29,7 +29,7 @@ test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_detect.py
@@ -41,11 +41,21 @@ train: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info
 
-# Score the labelled dev videos with the bundled detector and rebuild its model card (needs ../shared/data).
+# Score the labelled dev videos with the default ensemble and each member, and rebuild their model cards
+# (needs ../shared/data; about 5 minutes on 2 cores).
 CARD_WEIGHTS := src/facetrust/weights
+CARD := $(PY) -m facetrust.training.card
+DEV := ../shared/data/dev/videos
 eval-dev: $(VENV)/.installed-dev
 	mkdir -p runs
-	$(VENV)/bin/facetrust detect ../shared/data/dev/videos --json runs/dev.json --csv runs/dev.csv || true
-	$(PY) -m facetrust.training.card $(CARD_WEIGHTS)/sbi_effnet_lite0.json $(CARD_WEIGHTS)/records/sbi_effnet_lite0.metrics.json \
-		--dev runs/dev.json --dev-label "../shared/data/dev/videos" --bench $(CARD_WEIGHTS)/records/bench.json \
+	$(VENV)/bin/facetrust detect $(DEV) --json runs/dev.json --csv runs/dev.csv || true
+	$(VENV)/bin/facetrust detect $(DEV) --detector sbi_effnet_lite0 --json runs/dev_sbi.json || true
+	$(VENV)/bin/facetrust detect $(DEV) --detector wholeface_lite0 --json runs/dev_wholeface.json || true
+	$(CARD) $(CARD_WEIGHTS)/sbi_effnet_lite0.json $(CARD_WEIGHTS)/records/sbi_effnet_lite0.metrics.json \
+		--dev runs/dev_sbi.json --dev-label "$(DEV)" --bench $(CARD_WEIGHTS)/records/bench.json \
 		--out $(CARD_WEIGHTS)/sbi_effnet_lite0.md
+	$(CARD) $(CARD_WEIGHTS)/wholeface_lite0.json $(CARD_WEIGHTS)/records/wholeface_lite0.metrics.json \
+		--dev runs/dev_wholeface.json --dev-label "$(DEV)" --out $(CARD_WEIGHTS)/wholeface_lite0.md
+	$(CARD) $(CARD_WEIGHTS)/blend_wholeface.json $(CARD_WEIGHTS)/records/blend_wholeface.fit.json \
+		--dev runs/dev.json --dev-label "$(DEV)" --bench $(CARD_WEIGHTS)/records/bench_blend_wholeface.json \
+		--out $(CARD_WEIGHTS)/blend_wholeface.md

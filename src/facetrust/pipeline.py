@@ -16,8 +16,8 @@ from facetrust.errors import ConfigError
 from facetrust.faces import FaceDetector, create_face_detector, crop_face, link_tracks
 from facetrust.frames import sample_times
 from facetrust.media import open_media
-from facetrust.models import Detector, create_detector
-from facetrust.report import FrameScore, PersonReport, Report
+from facetrust.models import Detector, EnsembleDetector, create_detector
+from facetrust.report import FrameScore, MemberScore, PersonReport, Report
 from facetrust.types import CropSpec, FaceBox, FaceTrack, MediaInfo, TrackingResult
 from facetrust.verdict import DecisionRule, PersonVerdict, decide, suspicious_spans
 
@@ -134,7 +134,13 @@ class Pipeline:
             [crops[face_keys[id(obs.face)]] for obs in track.observations] for track in tracking.tracks
         ]
         batch_size = GPU_BATCH if self.detector.device.type == "cuda" else CPU_BATCH
-        probabilities = self.detector.predict_tracks(track_crops, batch_size=batch_size)
+        members: list[list[MemberScore]] = [[] for _ in track_crops]
+        if isinstance(self.detector, EnsembleDetector):
+            per_member = self.detector.member_track_probabilities(track_crops, batch_size=batch_size)
+            probabilities = self.detector.combine_tracks(per_member)
+            members = _member_scores(self.detector, per_member, len(track_crops))
+        else:
+            probabilities = self.detector.predict_tracks(track_crops, batch_size=batch_size)
         timings["classify"] = time.perf_counter() - mark
 
         per_track = {
@@ -148,8 +154,8 @@ class Pipeline:
         )
         counted = [v for v in verdicts if v.counted] or verdicts
         deciding_rule = max(counted, key=lambda v: v.fake_probability).rule if counted else rule
-        people = [self._person_report(t, v, per_track[t.track_id], v.rule.threshold, frame_indices)
-                  for t, v in zip(tracking.tracks, verdicts, strict=True)]
+        people = [self._person_report(t, v, per_track[t.track_id], v.rule.threshold, frame_indices, m)
+                  for t, v, m in zip(tracking.tracks, verdicts, members, strict=True)]
         timings["total"] = time.perf_counter() - started
         warnings = []
         if failures:
@@ -179,7 +185,7 @@ class Pipeline:
     @staticmethod
     def _person_report(
         track: FaceTrack, verdict: PersonVerdict, probabilities: Sequence[float], threshold: float,
-        frame_indices: Sequence[int],
+        frame_indices: Sequence[int], members: list[MemberScore],
     ) -> PersonReport:
         times = [o.timestamp for o in track.observations]
         return PersonReport(
@@ -202,7 +208,29 @@ class Pipeline:
                 )
                 for o, p in zip(track.observations, probabilities, strict=True)
             ],
+            members=members,
         )
+
+
+def _member_scores(
+    ensemble: EnsembleDetector, per_member: dict[str, list[np.ndarray]], n_tracks: int
+) -> list[list[MemberScore]]:
+    """Per track, each member's mean probability labelled by that member's own calibrated rule (its track
+    rule for tracks long enough, as for a single detector)."""
+    scores: list[list[MemberScore]] = [[] for _ in range(n_tracks)]
+    for member, role in zip(ensemble.members, ensemble.member_roles, strict=True):
+        spec = member.spec
+        rule = DecisionRule.from_spec(spec.threshold, spec.uncertain_band)
+        track_rule = None
+        if spec.track_threshold is not None and spec.track_uncertain_band is not None:
+            track_rule = DecisionRule.from_spec(spec.track_threshold, spec.track_uncertain_band)
+        for i, probs in enumerate(per_member[spec.name]):
+            if len(probs) == 0:
+                continue
+            p = float(np.mean(probs))
+            used = track_rule if track_rule is not None and len(probs) >= spec.track_min_frames else rule
+            scores[i].append(MemberScore(spec.name, role, round(p, 4), used.label(p)))
+    return scores
 
 
 @functools.lru_cache(maxsize=4)

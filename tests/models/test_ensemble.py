@@ -72,6 +72,10 @@ def test_stacking_learns_to_trust_the_informative_member() -> None:
         ({"method": "stacking", "coef": (1.0,)}, "one coefficient per member"),
         ({"threshold": 0.7, "uncertain_band": (0.2, 0.6)}, "threshold"),
         ({"track_threshold": 0.5}, "go together"),
+        ({"roles": ("blend",)}, "roles must name each"),
+        ({"method": "max", "coef": (1.0, 1.0)}, "one coefficient and one offset"),
+        ({"method": "max", "coef": (1.0, -1.0), "offsets": (0.0, 0.0)}, "> 0"),
+        ({"roles": ("blend", " ")}, "roles must name each"),
     ],
 )
 def test_invalid_ensembles_are_refused(changes: dict, message: str) -> None:
@@ -151,3 +155,56 @@ def test_pipeline_runs_an_ensemble(members_dir: Path, media_dir: Path) -> None:
     path = save_ensemble(EnsembleSpec("pipe", ("tiny_a", "tiny_b")), members_dir)
     report = facetrust.analyze(media_dir / "face clip.mp4", frames=4, detector=str(path))
     assert report.detector == "pipe" and report.people and report.fake_probability is not None
+
+
+def test_report_says_which_member_flagged_each_person(members_dir: Path, media_dir: Path) -> None:
+    """Each person carries every member's own mean probability, labelled by that member's own rule, and the
+    summary names the member that called the face FAKE."""
+    import facetrust
+
+    # a huge temperature pins every probability near 0.5, so the thresholds decide the labels
+    for name, threshold in (("always_fake", 0.4), ("never_fake", 0.6)):
+        spec = DetectorSpec(name=name, architecture="efficientnet_lite0", input_size=64,
+                            crop=CropSpec(size=64, margin=1.3), mean=(0.5,) * 3, std=(0.5,) * 3,
+                            threshold=threshold, uncertain_band=(threshold, threshold), temperature=1e4)
+        save_detector(make_tiny_model(5), spec, members_dir)
+    path = save_ensemble(EnsembleSpec("roles", ("never_fake", "always_fake"), roles=("blend", "whole-face"),
+                                      threshold=0.4, uncertain_band=(0.4, 0.4)), members_dir)
+    assert read_ensemble(path).roles == ("blend", "whole-face")
+    clip = media_dir / "face clip.mp4"
+    report = facetrust.analyze(clip, frames=4, detector=str(path))
+    alone = facetrust.analyze(clip, frames=4, detector=str(members_dir / "always_fake.json"))
+    assert report.verdict == "FAKE" and report.people
+    for person, solo in zip(report.people, alone.people, strict=True):
+        assert [(m.member, m.role, str(m.verdict)) for m in person.members] == [
+            ("never_fake", "blend", "REAL"), ("always_fake", "whole-face", "FAKE")]
+        assert person.members[1].fake_probability == pytest.approx(solo.fake_probability, abs=1e-4)
+        assert [m.member for m in person.flagged_by] == ["always_fake"]
+    assert "flagged by whole-face (always_fake)" in report.summary()
+    saved = report.to_dict()["people"][0]["members"]
+    assert saved[1] == {"member": "always_fake", "role": "whole-face",
+                        "fake_probability": report.people[0].members[1].fake_probability, "verdict": "FAKE"}
+    assert alone.people[0].members == [] and "flagged by" not in alone.summary()
+
+
+def test_roles_are_left_out_of_files_that_name_none(tmp_path: Path) -> None:
+    """Ensembles written before roles existed keep their bytes, hence their checksums."""
+    path = save_ensemble(EnsembleSpec("plain", ("a", "b")), tmp_path)
+    assert "roles" not in json.loads(path.read_text())["ensemble"]
+    assert read_ensemble(path).roles is None
+
+
+def test_max_takes_the_most_alarmed_recalibrated_member() -> None:
+    """A member that sees nothing (p = 0.01) never cancels one that sees a fake (p = 0.9): unlike stacking."""
+    spec = EnsembleSpec("m", ("blend", "whole"), method="max", coef=(1.0, 2.0), offsets=(0.0, -1.0))
+    probs = np.array([[0.9, 0.01], [0.01, 0.9], [0.5, 0.5]])
+    z = np.log(probs / (1 - probs)) * np.array([1.0, 2.0]) + np.array([0.0, -1.0])
+    assert combine(spec, probs) == pytest.approx(1 / (1 + np.exp(-z.max(axis=1))), abs=1e-6)
+    assert combine(spec, probs)[0] == pytest.approx(0.9, abs=1e-6)
+    stacked = dataclasses.replace(spec, method="stacking", offsets=None, coef=(1.0, 1.0))
+    assert combine(stacked, probs)[0] < 0.2
+
+
+def test_max_ensembles_round_trip_through_their_file(tmp_path: Path) -> None:
+    spec = EnsembleSpec("m", ("a", "b"), method="max", coef=(1.5, 0.5), offsets=(-0.2, 0.3))
+    assert read_ensemble(save_ensemble(spec, tmp_path)) == spec

@@ -127,3 +127,40 @@ def test_card_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
                                       "--dev", str(tmp_path / "dev.json"), "--dev-label", "my dev", "--out", str(out)])
     card.main()
     assert "## Dev set (`my dev`, 5 real / 4 fake)" in out.read_text(encoding="utf-8")
+
+
+def test_card_of_a_model_trained_on_labelled_fakes_says_so() -> None:
+    """No self-blending: the card names the fake methods, counts and per-method metrics, never "real faces only"."""
+    spec = json.loads(json.dumps(SPEC))
+    spec["provenance"]["config"].update({"sbi": False, "real_fakes": ["data/x", "data/y"]})
+    by_method = {"StyleGAN2": {**METRICS["holdout_all"], "n_fake": 7, "auc": 0.91},
+                 "autoencoder-nearest": {**METRICS["holdout_all"], "n_fake": 3, "auc": 0.99}}
+    metrics = {k: v for k, v in METRICS.items() if k != "crops"}
+    metrics.update({"holdout_real_fakes_by_method": by_method, "data": {"real_fakes_train": 80, "real_fakes_train_fake": 30},
+                    "holdout_items": {"real_fakes": 20}})
+    text = render_card(spec, metrics, None)
+    assert "generated or rebuilt as a whole (learned from: StyleGAN2, autoencoder-nearest)" in text
+    assert "80 (30 fake) training crops, 20 held-out crops" in text
+    assert "| StyleGAN2 (10 real / 7 fake) | 0.910 |" in text and "| autoencoder-nearest (10 real / 3 fake) | 0.990 |" in text
+    assert "labelled fake crops of data/x, data/y" in text
+    for stale in ("real faces only", "self-blended", "blending boundaries"):
+        assert stale not in text
+
+
+def test_ensemble_card_lists_members_rules_and_held_out_numbers() -> None:
+    ensemble = {"name": "duo", "members": ["a", "b"], "roles": ["blend", "whole-face"], "method": "max",
+                "coef": [1.0, 0.9], "offsets": [0.1, -1.2], "intercept": 0.0, "threshold": 0.61,
+                "uncertain_band": [0.44, 0.7], "track_threshold": 0.51, "track_uncertain_band": [0.4, 0.62],
+                "track_min_frames": 8, "description": "two members",
+                "provenance": {"fit": {"command": "python fit.py", "caveat": "photos seen by a"}}}
+    members = [{"name": "a", "architecture": "efficientnet_lite0", "sha256": "1" * 64},
+               {"name": "b", "architecture": "efficientnet_lite0", "sha256": "2" * 64}]
+    entry = {"n": 4, "verdicts": {"REAL": 1, "UNCERTAIN": 1, "FAKE": 2}, "mean_p": 0.7, "auc": 0.9,
+             "member_auc": {"a": 0.5, "b": 0.95}}
+    report = {"in_sample": {"by_source": {"GAN": entry}}, "out_of_fold": {"by_source": {"GAN": entry}}}
+    text = card.render_ensemble_card(ensemble, members, report, sha256="f" * 64, dev=DEV, dev_label="dev")
+    assert "| `a` | blend | `efficientnet_lite0` |" in text and "| `b` | whole-face |" in text
+    assert "offsets [0.1, -1.2]" in text and "threshold 0.61" in text and "threshold 0.51" in text
+    assert "| GAN | 4 | 1 | 1 | 2 | 0.7 | 0.9 | 0.5 | 0.95 |" in text
+    assert f"`{'f' * 64}`" in text and "`python fit.py`" in text and "photos seen by a" in text
+    assert "## Dev set (`dev`, 5 real / 4 fake)" in text and "AUC **0.75**" in text

@@ -33,6 +33,8 @@ def test_mlflow_tracker_records_params_metrics_and_files(tmp_path: Path) -> None
     tracker.start({"lr": 0.001, "name": "x"}, {"architecture": "efficientnet_lite0"})
     for step, loss in enumerate([0.7, 0.5, 0.3], start=1):
         tracker.log_metrics({"loss": loss}, step=step)
+    # method names from datasets may hold characters MLflow refuses (found: "FLUX.1-dev+LoRA")
+    tracker.log_metrics({"by_method.FLUX.1-dev+LoRA.auc": 0.9})
     (tmp_path / "spec.json").write_text("{}")
     tracker.log_files([tmp_path / "spec.json", tmp_path / "missing.json"])
     tracker.end()
@@ -42,6 +44,7 @@ def test_mlflow_tracker_records_params_metrics_and_files(tmp_path: Path) -> None
     assert (run / "params" / "lr").read_text() == "0.001"
     losses = [line.split()[1] for line in (run / "metrics" / "loss").read_text().splitlines()]
     assert losses == ["0.7", "0.5", "0.3"]
+    assert (run / "metrics" / "by_method.FLUX.1-dev_LoRA.auc").is_file()
     assert (run / "artifacts" / "spec.json").is_file() and not (run / "artifacts" / "missing.json").exists()
     assert "status: 3" in (run / "meta.yaml").read_text()  # RunStatus.FINISHED
 

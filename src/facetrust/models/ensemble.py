@@ -1,4 +1,5 @@
-"""Ensembles of detectors: average, weighted average or logistic stacking of the members' fake probabilities.
+"""Ensembles of detectors: average, weighted average, logistic stacking or the maximum of the members'
+recalibrated fake probabilities.
 
 An ensemble is a small JSON file (``{"ensemble": {...}}``) that names its members (bundled detector names or
 paths of ``.json`` specs, relative to the file) and how to combine them. It is itself a detector:
@@ -32,7 +33,7 @@ from facetrust.types import CropSpec, DetectorSpec
 
 logger = logging.getLogger(__name__)
 
-ENSEMBLE_METHODS = ("average", "weighted", "stacking")
+ENSEMBLE_METHODS = ("average", "weighted", "stacking", "max")
 ENSEMBLE_KEY = "ensemble"
 MAX_DEPTH = 3  # ensembles of ensembles, at most this deep (and never cyclic)
 _EPS = 1e-6
@@ -44,10 +45,13 @@ class EnsembleSpec:
 
     name: str
     members: tuple[str, ...]  # detector names, or paths of .json specs (relative to the ensemble file)
-    method: str = "average"  # "average" | "weighted" | "stacking"
+    method: str = "average"  # "average" | "weighted" | "stacking" | "max"
     weights: tuple[float, ...] | None = None  # "weighted": one non-negative weight per member
-    coef: tuple[float, ...] | None = None  # "stacking": logistic regression on the members' logits
+    # "stacking": logistic regression on the members' logits; "max": each member's logit is recalibrated to
+    # coef[i] * logit + offsets[i] (the log-odds of the fakes it is meant to see) and the largest one wins
+    coef: tuple[float, ...] | None = None
     intercept: float = 0.0
+    offsets: tuple[float, ...] | None = None
     threshold: float = 0.5
     uncertain_band: tuple[float, float] = (0.5, 0.5)
     track_threshold: float | None = None
@@ -55,6 +59,8 @@ class EnsembleSpec:
     track_min_frames: int = 8
     description: str = ""
     provenance: dict[str, object] = field(default_factory=dict)
+    # what each member looks at, e.g. ("blend", "whole-face"): reports say which of them flagged a face
+    roles: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         problems = ensemble_problems(self)
@@ -82,12 +88,21 @@ def ensemble_problems(spec: EnsembleSpec) -> list[str]:
             problems.append(f"method 'stacking' needs one coefficient per member ({n}), got {spec.coef}")
         elif not all(math.isfinite(c) for c in (*spec.coef, spec.intercept)):
             problems.append("stacking coefficients must be finite")
+    if spec.method == "max":
+        if spec.coef is None or spec.offsets is None or len(spec.coef) != n or len(spec.offsets) != n:
+            problems.append(f"method 'max' needs one coefficient and one offset per member ({n}), got "
+                            f"coef {spec.coef}, offsets {spec.offsets}")
+        elif not all(math.isfinite(c) and c > 0 for c in spec.coef) or not all(map(math.isfinite, spec.offsets)):
+            problems.append("max coefficients must be finite and > 0, offsets finite")
     low, high = spec.uncertain_band
     if not 0 < spec.threshold < 1 or not 0 <= low <= spec.threshold <= high <= 1:
         problems.append(f"need 0 <= band low <= threshold <= band high <= 1 (threshold in (0, 1)), got "
                         f"threshold {spec.threshold}, band {spec.uncertain_band}")
     if (spec.track_threshold is None) != (spec.track_uncertain_band is None):
         problems.append("track_threshold and track_uncertain_band go together")
+    if spec.roles is not None and (len(spec.roles) != n or not all(isinstance(r, str) and r.strip()
+                                                                  for r in spec.roles)):
+        problems.append(f"roles must name each of the {n} members with a non-empty string, got {spec.roles}")
     return problems
 
 
@@ -106,14 +121,19 @@ def combine(spec: EnsembleSpec, member_probs: np.ndarray) -> np.ndarray:
     elif spec.method == "weighted":
         weights = np.asarray(spec.weights, dtype=np.float64)
         out = probs @ (weights / weights.sum())
+    elif spec.method == "max":
+        z = (_logit(probs) * np.asarray(spec.coef, dtype=np.float64) + np.asarray(spec.offsets)).max(axis=1)
+        out = 1.0 / (1.0 + np.exp(-z))
     else:
         z = _logit(probs) @ np.asarray(spec.coef, dtype=np.float64) + spec.intercept
         out = 1.0 / (1.0 + np.exp(-z))
     return out.astype(np.float32)
 
 
-def fit_stacking(member_probs: np.ndarray, labels: np.ndarray, *, c: float = 1.0) -> tuple[tuple[float, ...], float]:
-    """Logistic regression of 0/1 ``labels`` on the members' logits → ``(coef, intercept)`` for ``stacking``.
+def fit_stacking(member_probs: np.ndarray, labels: np.ndarray, *, c: float = 1.0,
+                 sample_weight: np.ndarray | None = None) -> tuple[tuple[float, ...], float]:
+    """Logistic regression of 0/1 ``labels`` on the members' logits → ``(coef, intercept)`` for ``stacking``
+    (``sample_weight``: optional weight of each row).
 
     Fit it on held-out data that none of the members was trained on."""
     from sklearn.linear_model import LogisticRegression
@@ -121,13 +141,18 @@ def fit_stacking(member_probs: np.ndarray, labels: np.ndarray, *, c: float = 1.0
     labels = np.asarray(labels)
     if len(set(labels.tolist())) != 2:
         raise ConfigError("stacking needs held-out examples of both classes (real and fake)")
-    model = LogisticRegression(C=c, max_iter=1000).fit(_logit(member_probs), labels)
+    model = LogisticRegression(C=c, max_iter=1000).fit(_logit(member_probs), labels, sample_weight=sample_weight)
     return tuple(round(float(v), 6) for v in model.coef_[0]), round(float(model.intercept_[0]), 6)
 
 
 def ensemble_to_json(spec: EnsembleSpec) -> str:
-    """The file contents for ``spec`` (stable key order, so its checksum is stable)."""
-    return json.dumps({ENSEMBLE_KEY: asdict(spec)}, indent=2, sort_keys=True) + "\n"
+    """The file contents for ``spec`` (stable key order, so its checksum is stable; ``roles`` and
+    ``offsets`` only when set)."""
+    body = asdict(spec)
+    for optional in ("roles", "offsets"):
+        if body[optional] is None:
+            del body[optional]
+    return json.dumps({ENSEMBLE_KEY: body}, indent=2, sort_keys=True) + "\n"
 
 
 def save_ensemble(spec: EnsembleSpec, directory: Path) -> Path:
@@ -156,7 +181,8 @@ def read_ensemble(path: Path) -> EnsembleSpec:
         body = data[ENSEMBLE_KEY]
         if not isinstance(body, dict):
             raise TypeError("the 'ensemble' value must be an object")
-        for key in ("members", "weights", "coef", "uncertain_band", "track_uncertain_band"):
+        for key in ("members", "weights", "coef", "uncertain_band", "track_uncertain_band", "roles",
+                    "offsets"):
             if body.get(key) is not None:
                 body[key] = tuple(body[key])
         return EnsembleSpec(**body)
@@ -216,6 +242,11 @@ class EnsembleDetector:
     def member_names(self) -> list[str]:
         return [m.spec.name for m in self.members]
 
+    @property
+    def member_roles(self) -> list[str | None]:
+        """What each member looks at (the ensemble's ``roles``), ``None`` for each when it names none."""
+        return list(self.ensemble.roles) if self.ensemble.roles else [None] * len(self.members)
+
     def member_probabilities(self, crops: Crops, *, batch_size: int = 32) -> dict[str, np.ndarray]:
         """Each member's fake probabilities for ``crops``, by member name."""
         crops = list(crops)
@@ -237,7 +268,10 @@ class EnsembleDetector:
 
     def predict_tracks(self, tracks: Sequence[Crops], *, batch_size: int = 32) -> list[np.ndarray]:
         """Per track, the ``(n_t,)`` float32 ensemble fake probability of each crop (combined per crop)."""
-        per_member = self.member_track_probabilities(tracks, batch_size=batch_size)
+        return self.combine_tracks(self.member_track_probabilities(tracks, batch_size=batch_size))
+
+    def combine_tracks(self, per_member: Mapping[str, Sequence[np.ndarray]]) -> list[np.ndarray]:
+        """:meth:`member_track_probabilities` → per track, the ensemble probability of each crop."""
         lengths = [len(track) for track in next(iter(per_member.values()))]
         if sum(lengths) == 0:
             return [np.zeros(0, np.float32) for _ in lengths]

@@ -25,13 +25,14 @@ logger = logging.getLogger(__name__)
 BUNDLED_WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 """src/facetrust/weights/: ``<name>.json`` specs beside ``<name>.safetensors`` weights."""
 
-DEFAULT_DETECTOR = "sbi_effnet_lite0"
+DEFAULT_DETECTOR = "blend_wholeface"
 """Name of the bundled detector that ``"default"`` resolves to."""
 
 DETECTOR_ALIASES: dict[str, str] = {"default": DEFAULT_DETECTOR}
 
 TRAIN_COMMAND = "facetrust train configs/default_detector.yaml"
-"""How the bundled weights are produced; quoted when they are missing."""
+"""How the bundled blend detector is produced; quoted when weights are missing (the whole-face member and
+the default ensemble: docs/detection-quality.md §7–§8)."""
 
 
 def build_model(
@@ -178,8 +179,9 @@ def list_detectors(*, weights_dir: Path | None = None) -> list[DetectorInfo]:
 def _missing_weights_message(directory: Path) -> str:
     return (
         f"no detector weights found in {directory}: the bundled detector weights are missing (they are "
-        "trained, not downloaded, and this checkout does not include them). Train the default detector with "
-        f"`{TRAIN_COMMAND}` (or `make train`) and save it there with "
+        "trained, not downloaded, and this checkout does not include them). Train the blend detector with "
+        f"`{TRAIN_COMMAND}` (or `make train`; the whole-face member and the default ensemble: "
+        "docs/detection-quality.md) and save it there with "
         f"facetrust.models.save_detector(model, spec, {str(directory)!r}); "
         "or pass weights_dir=... or the path of a detector .json spec."
     )

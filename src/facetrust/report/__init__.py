@@ -1,5 +1,5 @@
 """Report stage: the result of analysing one media file, serialisable and printable."""
 
-from facetrust.report.report import FrameScore, PersonReport, Report, format_time
+from facetrust.report.report import FrameScore, MemberScore, PersonReport, Report, format_time
 
-__all__ = ["FrameScore", "PersonReport", "Report", "format_time"]
+__all__ = ["FrameScore", "MemberScore", "PersonReport", "Report", "format_time"]

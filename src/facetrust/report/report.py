@@ -32,6 +32,21 @@ class FrameScore:
 
 
 @dataclass(frozen=True)
+class MemberScore:
+    """What one member of an ensemble saw in one person: its own mean probability, labelled by its own rule."""
+
+    member: str  # the member detector's name
+    role: str | None  # what it looks at ("blend", "whole-face", ...), from the ensemble file
+    fake_probability: float
+    verdict: Label  # by the member's own calibrated threshold and band
+
+    @property
+    def title(self) -> str:
+        """``"whole-face (synthetic_faces_lite0)"``, or the bare name when the member has no role."""
+        return f"{self.role} ({self.member})" if self.role else self.member
+
+
+@dataclass(frozen=True)
 class PersonReport:
     """One tracked person: label, probability, when they appear and when they look altered."""
 
@@ -45,6 +60,12 @@ class PersonReport:
     median_face_size: float
     decides_verdict: bool
     frame_scores: list[FrameScore] = field(repr=False)
+    members: list[MemberScore] = field(default_factory=list)  # ensembles only: each member's view
+
+    @property
+    def flagged_by(self) -> list[MemberScore]:
+        """The ensemble members whose own rule calls this person FAKE (empty for a single detector)."""
+        return [m for m in self.members if m.verdict is Label.FAKE]
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,8 @@ class Report:
         data["verdict"] = str(self.verdict)
         for person in data["people"]:
             person["verdict"] = str(person["verdict"])
+            for member in person["members"]:
+                member["verdict"] = str(member["verdict"])
         return json.loads(json.dumps(data))
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -106,6 +129,8 @@ class Report:
             main += " at " + ", ".join(span(a, b) for a, b in shown[:3])
             if len(shown) > 3:
                 main += f" (+{len(shown) - 3} more)"
+        if deciding.verdict is not Label.REAL and deciding.flagged_by:
+            main += ", flagged by " + ", ".join(m.title for m in deciding.flagged_by)
         others = [
             f"person {p.person} {p.verdict} {p.fake_probability:.2f}" for p in self.people if p is not deciding
         ]

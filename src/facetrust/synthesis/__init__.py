@@ -1,7 +1,9 @@
-"""Synthetic fakes for training: self-blended images (SBI) and the degradations applied to both classes."""
+"""Synthetic fakes for training: self-blended images (SBI), up-sampling auto-encoder traces, and the degradations
+applied to both classes."""
 
 from facetrust.synthesis.degrade import DegradeConfig, degrade, h264_roundtrip, jpeg_roundtrip
 from facetrust.synthesis.sbi import SbiConfig, face_hull_mask, self_blend
+from facetrust.synthesis.upsampler import UpsamplingAutoEncoder, reconstruct, train_upsampler
 
 __all__ = [
     "DegradeConfig",
@@ -10,5 +12,8 @@ __all__ = [
     "face_hull_mask",
     "h264_roundtrip",
     "jpeg_roundtrip",
+    "UpsamplingAutoEncoder",
+    "reconstruct",
     "self_blend",
+    "train_upsampler",
 ]

@@ -39,13 +39,31 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 def calibrate(logits: np.ndarray, labels: np.ndarray) -> Calibration:
     """Fit temperature, threshold and uncertain band on held-out ``logits`` with 0/1 ``labels``."""
     temperature = fit_temperature(logits, labels)
-    probs = sigmoid(logits / temperature)
-    fpr, tpr, thresholds = roc_curve(labels, probs)
+    threshold, band = threshold_and_band(sigmoid(logits / temperature), labels)
+    return Calibration(temperature=temperature, threshold=threshold, uncertain_band=band)
+
+
+def _quantile(values: np.ndarray, q: float, weights: np.ndarray | None) -> float:
+    if weights is None:
+        return float(np.quantile(values, q))
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(int(np.searchsorted(cumulative, q)), len(values) - 1)])
+
+
+def threshold_and_band(probs: np.ndarray, labels: np.ndarray, *, sample_weight: np.ndarray | None = None
+                       ) -> tuple[float, tuple[float, float]]:
+    """Youden threshold (clipped to [0.05, 0.95]) and UNCERTAIN band from the 5th percentile of fakes to the
+    95th percentile of reals, widened to contain the threshold; ``sample_weight`` weighs each probability."""
+    probs, labels = np.asarray(probs, np.float64), np.asarray(labels)
+    fpr, tpr, thresholds = roc_curve(labels, probs, sample_weight=sample_weight)
     best = int(np.argmax(tpr - fpr))
     threshold = round(float(np.clip(thresholds[best], 0.05, 0.95)), 4)
-    low = round(float(min(threshold, np.quantile(probs[labels == 1], 0.05))), 4)
-    high = round(float(max(threshold, np.quantile(probs[labels == 0], 0.95))), 4)
-    return Calibration(temperature=temperature, threshold=threshold, uncertain_band=(min(low, threshold), max(high, threshold)))
+    fake, real = labels == 1, labels == 0
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    low = round(float(min(threshold, _quantile(probs[fake], 0.05, None if w is None else w[fake]))), 4)
+    high = round(float(max(threshold, _quantile(probs[real], 0.95, None if w is None else w[real]))), 4)
+    return threshold, (min(low, threshold), max(high, threshold))
 
 
 def binary_metrics(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:

@@ -142,6 +142,15 @@ def _degradation_line(degradations: Mapping[str, Any] | None) -> str:
     )
 
 
+def _count(value: Any) -> str:
+    """A crop count, or the total (and fakes) of a ``{"real_fakes_train": n, "real_fakes_train_fake": k}`` dict."""
+    if isinstance(value, Mapping):
+        total = sum(v for k, v in value.items() if not k.endswith("_fake") and isinstance(v, int))
+        fake = sum(v for k, v in value.items() if k.endswith("_fake") and isinstance(v, int))
+        return f"{total} ({fake} fake)" if fake else str(total)
+    return "?" if value is None else str(value)
+
+
 def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[str, Any]] | None,
                 bench: dict[str, Any] | None = None, *, dev_label: str | None = None) -> str:
     """The model card as markdown. ``dev_label`` names the dev folder (default: "dev set")."""
@@ -165,11 +174,29 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
     face_detector = crop_recipe.get("face_detector") or "MTCNN (ONNX)"
     dev_named = f"`{dev_label}`, " if dev_label else ""
     summary = dev_summary(dev) if dev is not None else None
+    sbi = bool(cfg.get("sbi", True))
+    real_fakes = list(cfg.get("real_fakes") or [])
+    by_method = metrics.get("holdout_real_fakes_by_method") or {}
+    methods = ", ".join(by_method) or "the folders' fake methods"
+    if sbi:
+        what = "that a face was altered by blending (face swap, partial blends)"
+        fakes_line = ("- Fakes: self-blended images (Shiohara & Yamasaki, CVPR 2022) generated on the fly: colour, "
+                      "sharpness, scale and position jitter of the face blended back through a randomly deformed, "
+                      "eroded/dilated, blurred mask built from the landmarks."
+                      + (f" Mixed with the labelled fakes of {', '.join(real_fakes)} ({methods})." if real_fakes else ""))
+        data_kind = "**real faces only**" if not real_fakes else "real faces, self-blended, plus labelled real and fake crops"
+        versus = "self-blended"
+    else:
+        what = f"that a face was generated or rebuilt as a whole (learned from: {methods})"
+        fakes_line = (f"- Fakes: the labelled fake crops of {', '.join(real_fakes)} ({methods}), sampled so that "
+                      "real and fake, and each fake method, weigh the same (no self-blending).")
+        data_kind = "labelled real and fake crops"
+        versus = "fake"
+    data = provenance.get("data", "real media")
     lines = [
         f"# Model card: `{spec['name']}`",
         "",
-        "A facetrust deepfake detector: a frame-level classifier of face crops that outputs the probability "
-        "that a face was altered by blending (face swap, partial blends).",
+        f"A facetrust deepfake detector: a frame-level classifier of face crops that outputs the probability {what}.",
         "",
         "## At a glance",
         "",
@@ -195,27 +222,31 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
         f"- Command: `{provenance.get('command', '')}`.",
         *[f"  - {stage}" for stage in provenance.get("stages") or []],
         *([f"- Rerun the whole recipe: {provenance['rerun']}."] if provenance.get("rerun") else []),
-        f"- Data: **real faces only**: {provenance.get('data', 'real media')} (data folder `{cfg.get('data_root', '?')}`). "
-        f"Identities (the manifest's `group`) are split {_percent(train_share)} train / {_percent(holdout)} held out: "
-        f"{crops.get('train', '?')} training crops, {crops.get('holdout', '?')} held-out crops."
+        f"- Data: {data_kind}: {data.lstrip('; ')} (data folder `{cfg.get('data_root', '?')}`). "
+        f"Identities (the manifest's `group`) are split {_percent(train_share)} train / {_percent(holdout)} held out "
+        "(rows with their own split keep it): "
+        f"{crops.get('train', _count(metrics.get('data')))} training crops, "
+        f"{crops.get('holdout', _count(metrics.get('holdout_items')))} held-out crops."
         + (" The dev set below was not used for training or calibration." if dev is not None else ""),
-        f"- Crops: `{face_detector}` boxes and 5 landmarks, up to {cfg.get('image_limit_per_source')} photos per "
-        f"source folder and {cfg.get('video_frames_per_clip')} frames per real video; stored at {cfg.get('crop_store_size')} px "
-        f"so the central {spec['input_size']} px is the inference crop.",
-        "- Fakes: self-blended images (Shiohara & Yamasaki, CVPR 2022) generated on the fly: colour, sharpness, "
-        "scale and position jitter of the face blended back through a randomly deformed, eroded/dilated, "
-        "blurred mask built from the landmarks.",
+        (f"- Crops: `{face_detector}` boxes and 5 landmarks, up to {cfg.get('image_limit_per_source')} photos per "
+         f"source folder and {cfg.get('video_frames_per_clip')} frames per real video; stored at "
+         f"{cfg.get('crop_store_size')} px so the central {spec['input_size']} px is the inference crop."
+         if sbi else
+         f"- Crops: those of `facetrust extract` (MTCNN boxes, margin {spec['crop']['margin']}), recut to the "
+         f"{spec['input_size']} px input."),
+        fakes_line,
         _degradation_line(provenance.get("degradations")),
         f"- Optimisation: {init}, stem + first "
         f"{cfg.get('frozen_blocks')} blocks frozen, AdamW lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, "
         f"cosine schedule, batch {cfg.get('batch_size')} real + {cfg.get('batch_size')} fake, "
         f"{metrics.get('epochs_run')} epochs ({metrics.get('steps')} steps) in {metrics.get('train_seconds')} s "
         f"on {device}.",
-        f"- Calibration on held-out identities ({crops.get('eval_pairs')} real crops and their self-blended fakes): "
+        f"- Calibration on held-out identities ({crops.get('eval_pairs', cfg.get('eval_pairs'))} real crops and "
+        f"{'their self-blended' if sbi else 'held-out'} fakes): "
         f"temperature {cal.get('temperature', 0):.3f}; threshold maximising balanced accuracy; UNCERTAIN band from the 5th "
         "percentile of fakes to the 95th percentile of reals.",
         "",
-        "## Held-out metrics (unseen identities, real vs self-blended, frame level)",
+        f"## Held-out metrics (unseen identities, real vs {versus}, frame level)",
         "",
         "| subset | AUC | accuracy | FPR (real called fake) | TPR | mean p real | mean p fake |",
         "|---|---|---|---|---|---|---|",
@@ -227,14 +258,19 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
                 f"| {key.removeprefix('holdout_')} ({m['n_real']} real / {m['n_fake']} fake) | {m.get('auc', float('nan')):.3f} | "
                 f"{m['accuracy']:.3f} | {m['fpr']:.3f} | {m['tpr']:.3f} | {m['mean_p_real']:.3f} | {m['mean_p_fake']:.3f} |"
             )
+    for method, m in by_method.items():
+        lines.append(
+            f"| {method} ({m['n_real']} real / {m['n_fake']} fake) | {m.get('auc', float('nan')):.3f} | "
+            f"{m['accuracy']:.3f} | {m['fpr']:.3f} | {m['tpr']:.3f} | {m['mean_p_real']:.3f} | {m['mean_p_fake']:.3f} |"
+        )
     tracks = metrics.get("holdout_tracks") or {}
     if tracks:
         real_means, fake_means = tracks["real_video_means"], tracks["fake_video_means"]
         lines += [
             "",
-            f"Track level ({tracks['videos']} held-out real videos, {tracks['frames']} frames, each video's mean "
-            "probability, real and with every frame self-blended): real means "
-            f"{min(real_means):.3f}–{max(real_means):.3f} (median {float(np.median(real_means)):.3f}), self-blended "
+            f"Track level ({len(real_means)} held-out real videos and {len(fake_means)} {versus} ones, "
+            f"{tracks.get('frames', '?')} frames, each video's mean probability): real means "
+            f"{min(real_means):.3f}–{max(real_means):.3f} (median {float(np.median(real_means)):.3f}), {versus} "
             f"means {min(fake_means):.3f}–{max(fake_means):.3f} (median {float(np.median(fake_means)):.3f}). "
             + (
                 "The two groups do not overlap, so the track threshold sits midway and the gap between them is "
@@ -244,8 +280,8 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
                 "the overlap. "
             )
             + f"Held-out real videos called FAKE by the track rule: {tracks['real_videos_called_fake']} of "
-            f"{tracks['videos']}; self-blended videos called FAKE: {tracks.get('fake_videos_called_fake', '?')} of "
-            f"{tracks['videos']}. Caution: {tracks['videos']} videos is a small sample, so the band edges move "
+            f"{len(real_means)}; {versus} videos called FAKE: {tracks.get('fake_videos_called_fake', '?')} of "
+            f"{len(fake_means)}. Caution: {len(real_means)} videos is a small sample, so the band edges move "
             "with the random degradation draws of the calibration.",
         ]
     if dev is not None and summary is not None:
@@ -285,10 +321,14 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
         "",
         "## Limits (read before trusting a verdict)",
         "",
-        "- The model learned blending boundaries and colour mismatch. Whole-frame generators (talking-head "
-        "animation, GAN and diffusion faces) leave no blending boundary; expect it to miss many of them"
+        ("- The model learned blending boundaries and colour mismatch. Whole-frame generators (talking-head "
+         "animation, GAN and diffusion faces) leave no blending boundary; expect it to miss many of them"
+         if sbi else
+         f"- The model learned what its training fakes ({methods}) leave in a face. Other generators, and fakes "
+         "whose traces were washed out by heavy re-encoding, may pass unseen")
         + (" (see the dev table)." if dev is not None else "."),
-        f"- It was trained on {crops.get('train', '?')} crops of real faces ({budget} on {device}). "
+        f"- It was trained on {crops.get('train', _count(metrics.get('data')))} crops"
+        f"{' of real faces' if sbi and not real_fakes else ''} ({budget} on {device}). "
         "False positives on unusual real video (heavy compression, extreme lighting, occlusion) are possible; "
         "the UNCERTAIN band exists for that.",
         "- Training data terms (CelebA, UTKFace, FFHQ, VoxCeleb, MEAD, LRS…) allow research and "
@@ -299,8 +339,77 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
     return "\n".join(lines) + "\n"
 
 
+def _dev_lines(dev: list[dict[str, Any]], dev_label: str | None) -> list[str]:
+    summary = dev_summary(dev)
+    named = f"`{dev_label}`, " if dev_label else ""
+    return [
+        f"## Dev set ({named}{summary['n_real']} real / {summary['n_fake']} fake): a sanity check, not a tuning signal",
+        "",
+        f"Scored with `facetrust detect`: AUC **{summary.get('auc', 'n/a')}** over {summary['scored']} items; real "
+        f"items called FAKE: {summary['real_called_fake']} of {summary['scored_real']}; fakes called FAKE: "
+        f"{summary['fake_called_fake']} of {summary['scored_fake']}; verdicts {summary['verdicts']}. AUC per fake "
+        "generator (all reals vs that generator's fakes): "
+        + (", ".join(f"{k} {v}" for k, v in summary.get("auc_per_generator", {}).items()) or "n/a") + ".",
+        "",
+    ]
+
+
+def render_ensemble_card(ensemble: dict[str, Any], members: list[dict[str, Any]], report: dict[str, Any], *,
+                         sha256: str | None = None, dev: list[dict[str, Any]] | None = None,
+                         bench: dict[str, Any] | None = None, dev_label: str | None = None) -> str:
+    """The model card of a fitted ensemble (its file's ``ensemble`` body, the members' specs and the report of
+    :func:`facetrust.training.ensemble_fit.fit_ensemble`) as markdown."""
+    roles = ensemble.get("roles") or [None] * len(members)
+    names = [m["name"] for m in members]
+    fit = (ensemble.get("provenance") or {}).get("fit", {})
+    lines = [f"# Model card: `{ensemble['name']}` (ensemble)", "", ensemble.get("description", ""), "",
+             "| member | role | architecture | sha256 | card |", "|---|---|---|---|---|"]
+    for member, role in zip(members, roles, strict=True):
+        lines.append(f"| `{member['name']}` | {role or '—'} | `{member['architecture']}` | `{member.get('sha256')}` | "
+                     f"{member['name']}.md |")
+    combination = f"coefficients {ensemble.get('coef')}"
+    combination += (f", offsets {ensemble['offsets']}" if ensemble.get("offsets") is not None
+                    else f", intercept {ensemble.get('intercept')}")
+    lines += ["", f"- Combination `{ensemble['method']}`: {combination}."
+              + (" Each member's logit is recalibrated on its own kind of held-out fakes; the largest one decides."
+                 if ensemble["method"] == "max" else ""),
+              f"- Frame rule: threshold {ensemble['threshold']}, UNCERTAIN band {ensemble['uncertain_band']}. Track rule "
+              f"(people seen in ≥ {ensemble.get('track_min_frames')} frames, on their mean): threshold "
+              f"{ensemble.get('track_threshold')}, band {ensemble.get('track_uncertain_band')}.",
+              *([f"- sha256 (definition + members): `{sha256}`."] if sha256 else []),
+              *([f"- Fitted with: `{fit['command']}`."] if fit.get("command") else []),
+              *([f"- Member fakes: {fit['member_fakes']}."] if fit.get("member_fakes") else []),
+              "", "## Held-out numbers", "",
+              "Held-out media (see the fit command and docs/detection-quality.md for what each member did not "
+              "train on). Out of fold: the items are split in two halves by identity group and each half is "
+              "labelled by the ensemble fitted on the other half. Item = a video (its mean over the sampled "
+              "frames) or a photo; AUC of each fake source against the reals of the same kind.", ""]
+    for part in ("out_of_fold", "in_sample"):
+        lines += [f"### {part.replace('_', ' ')}", "",
+                  "| source | n | REAL | UNCERTAIN | FAKE | mean p | AUC | " + " | ".join(f"AUC {n}" for n in names) + " |",
+                  "|---" * (7 + len(names)) + "|"]
+        for source, entry in report[part]["by_source"].items():
+            v = entry["verdicts"]
+            member_auc = entry.get("member_auc", {})
+            lines.append(f"| {source} | {entry['n']} | {v['REAL']} | {v['UNCERTAIN']} | {v['FAKE']} | "
+                         f"{entry['mean_p']} | {entry.get('auc', '—')} | "
+                         + " | ".join(str(member_auc.get(n, "—")) for n in names) + " |")
+        lines.append("")
+    if dev is not None:
+        lines += _dev_lines(dev, dev_label)
+    lines += ["## Limits", "",
+              "- The held-out fakes are self-blends, GAN / diffusion photos and auto-encoder reconstructions; "
+              "in-the-wild deepfakes and generated talking heads may look different (see the dev numbers).",
+              *([f"- Held-out set: {fit['caveat']}."] if fit.get("caveat") else []),
+              "- Trained on research-only face data (see the members' cards).", ""]
+    if bench:
+        lines += ["## Speed", "", "```json", json.dumps(bench, indent=2), "```", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Write a detector's model card.")
+    parser = argparse.ArgumentParser(description="Write a detector's model card (a single detector's, or an "
+                                                 "ensemble's: then METRICS is its fit report).")
     parser.add_argument("spec", type=Path)
     parser.add_argument("metrics", type=Path)
     parser.add_argument("--dev", type=Path, help="JSON output of `facetrust detect --json` on a real/ + fake/ folder")
@@ -312,7 +421,18 @@ def main() -> None:
     metrics = json.loads(args.metrics.read_text(encoding="utf-8"))
     dev = json.loads(args.dev.read_text(encoding="utf-8"))["results"] if args.dev else None
     bench = json.loads(args.bench.read_text(encoding="utf-8")) if args.bench else None
-    args.out.write_text(render_card(spec, metrics, dev, bench, dev_label=args.dev_label), encoding="utf-8")
+    if "ensemble" in spec:
+        from facetrust.models import create_detector, resolve_detector
+
+        body = spec["ensemble"]
+        members = [json.loads(resolve_detector(m, weights_dir=args.spec.parent).read_text(encoding="utf-8"))
+                   for m in body["members"]]
+        sha256 = create_detector(args.spec, device="cpu").spec.sha256
+        text = render_ensemble_card(body, members, metrics, sha256=sha256, dev=dev, bench=bench,
+                                    dev_label=args.dev_label)
+    else:
+        text = render_card(spec, metrics, dev, bench, dev_label=args.dev_label)
+    args.out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,7 +80,7 @@ class MlflowTracker:
         logger.info("MLflow run %s in %s", run.info.run_id, self.directory)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        self._mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+        self._mlflow.log_metrics({mlflow_name(k): float(v) for k, v in metrics.items()}, step=step)
 
     def log_files(self, paths: list[Path]) -> None:
         for path in paths:
@@ -99,6 +100,15 @@ def create_tracker(kind: str, directory: Path, experiment: str, run_name: str) -
     raise ConfigError(f"tracking must be one of {', '.join(TRACKERS)}, got {kind!r}")
 
 
+def mlflow_name(key: str) -> str:
+    """``key`` with every character MLflow refuses in a metric name (e.g. the ``+`` of a method called
+    ``FLUX.1-dev+LoRA``) replaced by ``_``."""
+    return _MLFLOW_REFUSED.sub("_", key)
+
+
+_MLFLOW_REFUSED = re.compile(r"[^\w\-. :/]")
+
+
 def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     """Nested held-out metrics → ``{"holdout_all.auc": 0.95, ...}`` (numbers only)."""
     out: dict[str, float] = {}
@@ -111,4 +121,4 @@ def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, floa
     return out
 
 
-__all__ = ["TRACKERS", "MlflowTracker", "NullTracker", "Tracker", "create_tracker", "flat_metrics"]
+__all__ = ["TRACKERS", "MlflowTracker", "NullTracker", "Tracker", "create_tracker", "flat_metrics", "mlflow_name"]

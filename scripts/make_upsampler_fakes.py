@@ -1,0 +1,105 @@
+"""Make "generator trace" fakes: real crops of an extract folder passed through up-sampling auto-encoders.
+
+    python scripts/make_upsampler_fakes.py data_cache/wholeface data_cache/wholeface_ae
+
+Trains one small auto-encoder per up-sampling kind (transposed convolution, nearest, bilinear, pixel
+shuffle) on real crops of the source folder's train split, then rebuilds real crops of every split with a
+randomly chosen one: ``--frames-per-video`` crops of each real video and every real photo. The output is an
+extract folder (``crops/``, ``index.csv``, ``extract.json``) whose fakes keep the item's group and split, so
+a reconstruction never lands on the other side of the split from its original; use it in ``real_fakes``.
+Splits missing in the source are filled as training fills them (``--holdout-fraction``, ``--split-seed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facetrust.extract import INDEX_COLUMNS
+from facetrust.synthesis.upsampler import UPSAMPLING_KINDS, psnr, reconstruct, train_upsampler
+from facetrust.training.sources import ExtractedCrops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--frames-per-video", type=int, default=12)
+    parser.add_argument("--train-images", type=int, default=800)
+    parser.add_argument("--seconds-per-model", type=float, default=150.0)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--holdout-fraction", type=float, default=0.15)
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    rng = np.random.default_rng(args.seed)
+
+    folder = ExtractedCrops.open(args.source)
+    if any(s == "" for s in folder.splits):
+        folder = folder.with_splits((1 - args.holdout_fraction, args.holdout_fraction), seed=args.split_seed,
+                                    names=("train", "val"))
+    reals = np.flatnonzero(folder.labels == 0)
+    train_rows = [int(i) for i in reals if folder.splits[int(i)] == "train"]
+    picked = rng.choice(train_rows, min(args.train_images, len(train_rows)), replace=False)
+    train_images = [folder.load(int(i)) for i in picked]
+
+    models, stats = {}, {}
+    for kind in UPSAMPLING_KINDS:
+        models[kind], stats[kind] = train_upsampler(train_images, kind, steps=args.steps, seed=args.seed,
+                                                    max_seconds=args.seconds_per_model)
+        logging.info("%s: %s", kind, stats[kind])
+
+    # which real crops to rebuild: every photo, frames_per_video evenly spaced frames of each video
+    by_item: dict[str, list[int]] = {}
+    for i in reals:
+        by_item.setdefault(folder.rows[int(i)]["item"], []).append(int(i))
+    chosen: list[int] = []
+    for rows in by_item.values():
+        if folder.rows[rows[0]]["kind"] == "video" and len(rows) > args.frames_per_video:
+            rows = [rows[int(k)] for k in np.linspace(0, len(rows) - 1, args.frames_per_video).round()]
+        chosen += rows
+
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    (args.out / "crops").mkdir(parents=True)
+    kinds = {item: UPSAMPLING_KINDS[int(rng.integers(len(UPSAMPLING_KINDS)))] for item in by_item}
+    quality = json.loads((args.source / "extract.json").read_text()).get("options", {}).get("jpeg_quality", 95)
+    index_rows, scores = [], {k: [] for k in UPSAMPLING_KINDS}
+    for kind in UPSAMPLING_KINDS:
+        rows = [i for i in chosen if kinds[folder.rows[i]["item"]] == kind]
+        for first in range(0, len(rows), 32):
+            batch = rows[first : first + 32]
+            originals = [folder.load(i) for i in batch]
+            for i, original, rebuilt in zip(batch, originals, reconstruct(models[kind], originals), strict=True):
+                source = folder.rows[i]
+                item = f"{source['item']}~ae"
+                crop = f"crops/{item}/{Path(source['crop']).name}"
+                (args.out / crop).parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(args.out / crop), cv2.cvtColor(rebuilt, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+                scores[kind].append(psnr(original, rebuilt))
+                index_rows.append({**{c: source[c] for c in INDEX_COLUMNS}, "item": item, "label": "fake",
+                                   "method": f"autoencoder-{kind}", "group": folder.groups[i],
+                                   "split": folder.splits[i], "crop": crop})
+    with (args.out / "index.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=INDEX_COLUMNS)
+        writer.writeheader()
+        writer.writerows(index_rows)
+    extract = json.loads((args.source / "extract.json").read_text())
+    extract["upsampler_fakes"] = {"source": str(args.source), "models": stats,
+                                  "psnr_db": {k: round(float(np.mean(v)), 2) for k, v in scores.items() if v},
+                                  "frames_per_video": args.frames_per_video, "seed": args.seed}
+    (args.out / "extract.json").write_text(json.dumps(extract, indent=2) + "\n")
+    print(f"{len(index_rows)} reconstructed crops in {args.out}: {json.dumps(extract['upsampler_fakes'])}")
+
+
+if __name__ == "__main__":
+    main()

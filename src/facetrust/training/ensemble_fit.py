@@ -271,23 +271,24 @@ def fit_ensemble(
 def load_held_out(
     store_dir: Path | None, extracted: Sequence[Path], *, fakes: Sequence[Path] = (), crop_size: int = 224,
     margin: float = 1.3, frames_per_video: int = 16, seed: int = 0, holdout_fraction: float = 0.15,
-    split_seed: int = 0,
+    split_seed: int = 0, degradations: DegradeConfig | None = None,
 ) -> list[HeldOutItem]:
     """Held-out items from a self-blend crop store (its held-out videos, real and self-blended), from
     ``facetrust extract`` folders (their ``val`` images) and from folders of made fakes (``fakes``: their
     ``val`` fakes, videos included, at most ``frames_per_video`` crops each). Rows of an extract folder without
-    a split get the one training gave them (``holdout_fraction``, ``split_seed`` of the training config)."""
+    a split get the one training gave them (``holdout_fraction``, ``split_seed`` of the training config).
+    ``degradations`` (default: training's) are drawn for every crop of every class alike."""
     items: list[HeldOutItem] = []
     if store_dir is not None:
         items += self_blended_videos(CropStore.open(Path(store_dir)), crop_size=crop_size,
-                                     frames_per_video=frames_per_video, seed=seed)
+                                     frames_per_video=frames_per_video, seed=seed, degradations=degradations)
     for directory, only_fakes in [*((d, False) for d in extracted), *((d, True) for d in fakes)]:
         folder = ExtractedCrops.open(Path(directory))
         if any(split == "" for split in folder.splits):
             folder = folder.with_splits((1 - holdout_fraction, holdout_fraction), seed=split_seed,
                                         names=("train", "val"))
         found = extracted_items(folder, kind=None if only_fakes else "image", crop_size=crop_size, margin=margin,
-                                seed=seed, max_crops=frames_per_video)
+                                seed=seed, max_crops=frames_per_video, degradations=degradations)
         items += [item for item in found if item.label == 1 or not only_fakes]
     return items
 

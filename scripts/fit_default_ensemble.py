@@ -1,4 +1,4 @@
-"""Fit the default ensemble (blend member + whole-face member) on media neither member trained on.
+"""Fit the default ensemble (blend member + whole-face member [+ temporal member]) on media no member trained on.
 
     python scripts/fit_default_ensemble.py --blend src/facetrust/weights/sbi_effnet_lite0.json \\
         --whole-face runs/wholeface_lite0/wholeface_lite0.json --store data_cache/crops \\
@@ -39,38 +39,51 @@ def main() -> None:
     parser.add_argument("--frames-per-video", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", choices=("max", "stacking"), default="max")
+    parser.add_argument("--temporal", default=None,
+                        help="optional temporal (clip) member: detector name or spec .json; adds the held-out videos "
+                             "animated as stills, on which it is recalibrated")
     parser.add_argument("--extra-fakes", type=Path, nargs="*", default=[],
                         help="more extract folders whose val fakes the whole-face member is recalibrated on "
                              "(e.g. auto-encoder reconstructions)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    members = [create_detector(m, device="cpu") for m in (args.blend, args.whole_face)]
+    names = [args.blend, args.whole_face] + ([args.temporal] if args.temporal else [])
+    members = [create_detector(m, device="cpu") for m in names]
     items = load_held_out(args.store, args.extracted, fakes=args.extra_fakes, frames_per_video=args.frames_per_video,
-                          seed=args.seed)
-    # the blend member answers for self-blended faces, the whole-face member for every whole-face fake
+                          seed=args.seed, animated=bool(args.temporal))
+    # the blend member answers for self-blended faces, the temporal member for animated stills, the whole-face
+    # member for every other (whole-face) fake
     blend_fakes = {"self-blended video"}
-    whole_face_fakes = {item.source for item in items if item.label == 1} - blend_fakes
+    temporal_fakes = {"animated still video", "animated photo"}
+    whole_face_fakes = {item.source for item in items if item.label == 1} - blend_fakes - temporal_fakes
+    member_fakes = [blend_fakes, whole_face_fakes] + ([temporal_fakes] if args.temporal else [])
+    roles = ("blend", "whole-face", "temporal")[: len(names)]
     args.out.mkdir(parents=True, exist_ok=True)
     stored = tuple(os.path.relpath(Path(m).resolve(), args.out.resolve()) if m.endswith(".json") else m
-                   for m in (args.blend, args.whole_face))
-    spec = EnsembleSpec(args.name, stored, roles=("blend", "whole-face"),
-                        description="A self-blend detector (blending boundaries of face swaps) and a whole-face "
-                                    "detector (GAN / diffusion / up-sampling artefacts), each recalibrated on its "
-                                    "own kind of held-out fakes; the more alarmed one decides.")
+                   for m in names)
+    description = ("A self-blend detector (blending boundaries of face swaps) and a whole-face detector (GAN / "
+                   "diffusion / up-sampling artefacts)"
+                   + (", and a temporal detector (faces that move like a bent still: one-shot talking heads)"
+                      if args.temporal else "")
+                   + ", each recalibrated on its own kind of held-out fakes; the most alarmed one decides."
+                   + (" The temporal member abstains on photos and tracks shorter than its clip." if args.temporal
+                      else ""))
+    spec = EnsembleSpec(args.name, stored, roles=roles, description=description)
     fitted, report = fit_ensemble(spec, members, items, method=args.method, seed=args.seed, progress=logging.info,
-                                  member_fakes=[blend_fakes, whole_face_fakes])
+                                  member_fakes=member_fakes)
     command = "python scripts/fit_default_ensemble.py " + " ".join(sys.argv[1:])
     held_out = {source: entry["n"] for source, entry in report["out_of_fold"]["by_source"].items()}
     fitted = replace(fitted, provenance={
         "fit": {"command": command, "held_out_items": held_out, "frames_per_video": args.frames_per_video,
-                "member_fakes": {"blend": sorted(blend_fakes), "whole-face": sorted(whole_face_fakes)},
+                "member_fakes": {role: sorted(fakes) for role, fakes in zip(roles, member_fakes, strict=True)},
                 "report": f"{args.name}.fit.json (out of fold: 2 halves by identity group)",
                 "caveat": "the blend member trained on every FFHQ and politician photo: those held-out real photos "
                           "are unseen by the whole-face member only, so the blend member's photo numbers are "
                           "optimistic"},
     })
     path = save_ensemble(fitted, args.out)
-    member_specs = [json.loads(resolve_detector(m, weights_dir=args.out).read_text(encoding="utf-8"))
+    # members are stored as bundled names or as paths relative to the ensemble file
+    member_specs = [json.loads(resolve_detector(args.out / m if m.endswith(".json") else m).read_text(encoding="utf-8"))
                     for m in fitted.members]
     sha256 = create_detector(path, device="cpu").spec.sha256
     card = render_ensemble_card(json.loads(path.read_text(encoding="utf-8"))["ensemble"], member_specs, report,

@@ -66,20 +66,29 @@ def make_tiny_clip_model(seed: int = 0, architecture: str = "cnn_bilstm"):
     statistics and a scaled-up head, so its logits differ between clips; for ``save_detector`` under a spec
     with ``clip_length`` set."""
     import torch
-    from torch import nn
 
     from facetrust.models import build_model
 
     torch.manual_seed(seed)
     model = build_model(architecture, num_outputs=1)
+    randomise_batchnorm(model)
+    with torch.no_grad():
+        model.head.weight.mul_(20)
+    return model.eval()
+
+
+def randomise_batchnorm(model) -> None:
+    """Give every BatchNorm2d of ``model`` non-trivial statistics and scales (in place), so a randomly
+    initialised test model's outputs vary between inputs."""
+    import torch
+    from torch import nn
+
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
                 module.weight.uniform_(0.8, 1.2)
-        model.head.weight.mul_(20)
-    return model.eval()
 
 
 def write_extraction(out, *, videos_per_class: int = 2, frames: int = 4, side: int = 96, margin: float = 1.3):

@@ -32,6 +32,7 @@ from facetrust.types import Label
 
 if TYPE_CHECKING:
     from facetrust.models import Detector, DetectorInfo
+    from facetrust.models.ensemble import EnsembleDetector
 
 _LAZY = {"Detector": "facetrust.models", "DetectorInfo": "facetrust.models"}
 
@@ -88,8 +89,9 @@ def analyze(
     return pipeline.analyze(source, options)
 
 
-def load_detector(name: str = "default", *, device: str | None = None) -> Detector:
-    """Load a deepfake detector by name (see :func:`list_detectors`)."""
+def load_detector(name: str = "default", *, device: str | None = None) -> Detector | EnsembleDetector:
+    """Load a deepfake detector by name (see :func:`list_detectors`): a single detector, or an ensemble (the
+    default is one) that scores like one and also tells what each member saw."""
     from facetrust.pipeline import get_detector
 
     return get_detector(name, device)

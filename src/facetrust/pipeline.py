@@ -225,7 +225,7 @@ def _member_scores(
         if spec.track_threshold is not None and spec.track_uncertain_band is not None:
             track_rule = DecisionRule.from_spec(spec.track_threshold, spec.track_uncertain_band)
         for i, probs in enumerate(per_member[spec.name]):
-            if len(probs) == 0:
+            if len(probs) == 0 or np.isnan(probs).all():  # no crop, or the member abstained
                 continue
             p = float(np.mean(probs))
             used = track_rule if track_rule is not None and len(probs) >= spec.track_min_frames else rule
@@ -234,7 +234,7 @@ def _member_scores(
 
 
 @functools.lru_cache(maxsize=4)
-def get_detector(name: str = "default", device: str | None = None) -> Detector:
+def get_detector(name: str = "default", device: str | None = None) -> Detector | EnsembleDetector:
     """A cached deepfake detector, shared by :func:`get_pipeline` and ``facetrust.load_detector``."""
     return create_detector(name, device=device)
 

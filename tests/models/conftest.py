@@ -12,6 +12,7 @@ from torch import nn
 
 from facetrust.models import build_model, save_detector
 from facetrust.types import CropSpec, DetectorSpec
+from tests_helpers import randomise_batchnorm
 
 TINY_SIZE = 64
 
@@ -20,12 +21,8 @@ def make_tiny_model(seed: int = 0) -> nn.Module:
     """lite0 with a 1-logit head and non-trivial BatchNorm statistics, so outputs vary between inputs."""
     torch.manual_seed(seed)
     model = build_model("efficientnet_lite0", num_outputs=1)
+    randomise_batchnorm(model)
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.1, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-                module.weight.uniform_(0.8, 1.2)
         model.classifier.weight.mul_(20)  # spread the logits so probabilities are not all ~0.5
     return model.eval()
 

@@ -21,16 +21,17 @@ from facetrust.models import (
 
 DOCUMENTED = [
     "cnn_bilstm", "cnn_lstm_attention", "cnn_transformer", "cross_attention", "custom_cnn", "densenet121",
-    "efficientnet_b0", "efficientnet_b3", "efficientnet_b4", "efficientnet_lite0", "efficientnet_lite1",
-    "efficientnet_lite2", "mesonet4", "resnet50", "resnet50_lstm", "resnext50_32x4d", "resnext50_lstm",
+    "efficientnet_b0", "efficientnet_b3", "efficientnet_b4", "efficientnet_lite0", "efficientnet_lite0_lstm",
+    "efficientnet_lite1", "efficientnet_lite2", "mesonet4", "resnet50", "resnet50_lstm", "resnext50_32x4d", "resnext50_lstm",
     "swin_tiny", "vgg16", "vit_small", "xception",
 ]  # fmt: skip
-LITE = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+LITE = ["efficientnet_lite0", "efficientnet_lite0_lstm", "efficientnet_lite1", "efficientnet_lite2"]
 CLIP = [
     "cnn_bilstm",
     "cnn_lstm_attention",
     "cnn_transformer",
     "cross_attention",
+    "efficientnet_lite0_lstm",
     "resnet50_lstm",
     "resnext50_lstm",
 ]
@@ -41,7 +42,7 @@ def test_registered_architectures_are_the_documented_ones() -> None:
     names = [info.name for info in infos]
     assert names == ARCHITECTURES.names() == DOCUMENTED  # sorted, one entry per name
     assert len(set(names)) == len(names)
-    # every registered architecture has a native size; the ImageNet-initialisable ones are exactly the Lites
+    # every registered architecture has a native size; the ImageNet-initialisable ones are exactly the Lites (and the Lite0 clip model)
     assert sorted(NATIVE_INPUT_SIZES) == DOCUMENTED
     assert all(NATIVE_INPUT_SIZES[i.name] == i.native_input_size for i in infos)
     assert sorted(i.name for i in infos if i.imagenet_init) == LITE == sorted(IMAGENET_NORMALISATION)

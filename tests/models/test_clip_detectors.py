@@ -11,7 +11,7 @@ import torch
 
 from facetrust.errors import ConfigError, WeightsError
 from facetrust.models import Detector, create_detector, read_spec, save_detector
-from facetrust.models.ensemble import EnsembleDetector, EnsembleSpec, save_ensemble
+from facetrust.models.ensemble import EnsembleDetector, EnsembleSpec, combine, save_ensemble
 from facetrust.models.factory import BUNDLED_WEIGHTS_DIR
 from facetrust.models.weights import load_detector_files, spec_to_json
 from facetrust.scoring import ClipScoreRunner, clip_windows, logits_to_probabilities, resize_crop
@@ -183,3 +183,39 @@ def test_ensemble_of_a_clip_and_a_frame_member(clip_dir: Path, tmp_path: Path) -
         np.testing.assert_allclose(g, 0.75 * c + 0.25 * f, atol=1e-6)
     assert [len(p) for p in ensemble.predict_tracks([[], []])] == [0, 0]
     assert ensemble.predict_tracks([]) == []
+
+
+def test_in_a_max_ensemble_a_clip_member_abstains_on_tracks_shorter_than_its_clip(
+    clip_dir: Path, tmp_path: Path
+) -> None:
+    members = (str(clip_dir / "tiny_clip.json"), str(clip_dir / "tiny_frame.json"))
+    spec = EnsembleSpec("mixed_max", members, method="max", coef=(1.0, 1.0), offsets=(0.0, 0.0),
+                        roles=("temporal", "frame"))
+    ensemble = create_detector(save_ensemble(spec, tmp_path), device="cpu")
+    assert isinstance(ensemble, EnsembleDetector)
+    tracks = tracks_of(7, 2, 1, seed=4)  # T = 4: the clip member sees the first track only
+    per_member = ensemble.member_track_probabilities(tracks, batch_size=8)
+    clip_probs = per_member["tiny_clip"]
+    assert not np.isnan(clip_probs[0]).any() and np.isnan(clip_probs[1]).all() and np.isnan(clip_probs[2]).all()
+    np.testing.assert_allclose(clip_probs[0], ensemble.members[0].predict_tracks(tracks[:1], batch_size=8)[0])
+    got = ensemble.predict_tracks(tracks, batch_size=8)
+    frame = ensemble.members[1].predict_tracks(tracks, batch_size=8)
+    np.testing.assert_allclose(got[0], np.maximum(clip_probs[0], frame[0]), atol=1e-6)
+    for short in (1, 2):  # the frame member alone decides
+        np.testing.assert_allclose(got[short], frame[short], atol=1e-6)
+    # single crops are no sequence: the clip member abstains there too
+    single = tracks[0][:3]
+    np.testing.assert_allclose(ensemble.predict_proba(single), ensemble.members[1].predict_proba(single), atol=1e-6)
+    # only a max ensemble lets a member abstain
+    averaged = EnsembleDetector(EnsembleSpec("avg", members), ensemble.members)
+    assert not averaged.abstains(averaged.members[0], 1)
+
+
+def test_only_max_ensembles_accept_abstentions() -> None:
+    probs = np.array([[np.nan, 0.8], [0.3, 0.2]])
+    spec = EnsembleSpec("m", ("a", "b"), method="max", coef=(1.0, 1.0), offsets=(0.0, 0.0))
+    np.testing.assert_allclose(combine(spec, probs), [0.8, 0.3], atol=1e-6)
+    with pytest.raises(ConfigError, match="only a 'max' ensemble"):
+        combine(EnsembleSpec("a", ("a", "b")), probs)
+    with pytest.raises(ConfigError, match="every member abstained"):
+        combine(spec, np.array([[np.nan, np.nan]]))

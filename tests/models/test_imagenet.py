@@ -143,3 +143,16 @@ def test_the_pth_is_read_with_weights_only(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(torch, "load", spy)
     load_imagenet_weights(build_model("efficientnet_lite0"), "efficientnet_lite0")
     assert calls and all(call.get("weights_only") is True for call in calls)
+
+
+def test_the_lite0_clip_model_runs_the_imagenet_frame_trunk_on_every_frame() -> None:
+    clip_model = build_model("efficientnet_lite0_lstm", imagenet=True).eval()
+    frame_model = build_model("efficientnet_lite0", imagenet=True).eval()
+    source = _source_state("efficientnet_lite0")
+    trunk = clip_model.encoder.backbone
+    assert torch.equal(trunk.conv_stem.weight, source["_conv_stem.weight"])
+    assert torch.equal(trunk.conv_head.weight, source["_conv_head.weight"])
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(clip_model.encoder(x), frame_model.forward_features(x), atol=1e-5)
+    assert IMAGENET_NORMALISATION["efficientnet_lite0_lstm"] == IMAGENET_NORMALISATION["efficientnet_lite0"]

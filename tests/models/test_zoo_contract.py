@@ -3,8 +3,6 @@ register): tiny forward and backward, the Grad-CAM layer, a few Adam steps on a 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -22,7 +20,6 @@ TRAIN_OVERRIDES: dict[str, tuple[int, float]] = {"vgg16": (5, 1e-5)}
 """name → (Adam steps, learning rate) where the default is too slow or unstable. VGG-16: 134 M parameters,
 103 M of them in the 7×7 FC6; Adam moves each by ~lr, so bigger steps overshoot."""
 
-TIME_BUDGET_S = 60.0
 """Per-architecture ceiling for the whole contract (CI has 2 cores); VGG-16, the slowest, takes ~10 s."""
 
 
@@ -70,7 +67,6 @@ def _is_inside(layer: nn.Module, model: nn.Module) -> bool:
 
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
 def test_forward_backward_and_gradcam_layer(info: ArchitectureInfo) -> None:
-    start = time.perf_counter()
     torch.manual_seed(0)
     model = ARCHITECTURES.get(info.name)(num_outputs=1).train()
     layer = info.gradcam_layer(model)
@@ -108,7 +104,6 @@ def test_forward_backward_and_gradcam_layer(info: ArchitectureInfo) -> None:
     with torch.no_grad():
         first, second = model(x), model(x)
     assert torch.isfinite(first).all() and torch.equal(first, second)
-    assert time.perf_counter() - start < TIME_BUDGET_S
 
 
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
@@ -121,12 +116,10 @@ def test_meta_build_has_the_requested_head_width(info: ArchitectureInfo) -> None
 
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
 def test_a_few_adam_steps_lower_the_loss_on_a_toy_task(info: ArchitectureInfo) -> None:
-    start = time.perf_counter()
     losses = train_losses(info)
     assert all(torch.isfinite(torch.tensor(losses)))
     first, last = sum(losses[:2]) / 2, sum(losses[-2:]) / 2
     assert last < 0.9 * first, f"loss did not go down: {[round(v, 3) for v in losses]}"
-    assert time.perf_counter() - start < TIME_BUDGET_S
 
 
 BAD_HEADS = [

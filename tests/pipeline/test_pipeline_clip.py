@@ -103,3 +103,21 @@ def test_frame_detector_numbers_are_those_of_scoring_all_crops_at_once(
     assert np.ptp(flat) > 1e-3
     got = [s.fake_probability for p in report.people for s in p.frame_scores]
     assert got == [round(float(p), 4) for p in flat]
+
+
+def test_in_a_max_ensemble_the_clip_member_abstains_on_a_photo_and_speaks_on_a_video(
+    media_dir: Path, clip_detector_path: Path, frame_detector_path: Path, tmp_path: Path
+) -> None:
+    from facetrust.models.ensemble import EnsembleSpec, save_ensemble
+
+    spec = EnsembleSpec("frame_and_temporal", (str(frame_detector_path), str(clip_detector_path)), method="max",
+                        coef=(1.0, 1.0), offsets=(0.0, 0.0), roles=("frame", "temporal"))
+    path = save_ensemble(spec, tmp_path)
+    photo = facetrust.analyze(media_dir / "astronaut photo ü.jpg", detector=str(path), device="cpu")
+    (person,) = photo.people
+    assert [m.member for m in person.members] == ["tiny_frame"]  # the temporal member said nothing
+    # coef 1, offset 0: the ensemble's answer is the frame member's own
+    assert photo.fake_probability == pytest.approx(person.members[0].fake_probability, abs=1e-4)
+    video = facetrust.analyze(media_dir / "face clip.mp4", frames=8, detector=str(path), device="cpu")
+    assert [m.member for m in video.people[0].members] == ["tiny_frame", "tiny_clip"]
+    assert all(np.isfinite(m.fake_probability) for m in video.people[0].members)

@@ -147,6 +147,25 @@ def test_card_of_a_model_trained_on_labelled_fakes_says_so() -> None:
         assert stale not in text
 
 
+def test_card_of_a_temporal_model_with_animated_stills() -> None:
+    spec = json.loads(json.dumps(SPEC))
+    spec.update({"architecture": "efficientnet_lite0_lstm", "clip_length": 8, "input_size": 112})
+    spec["provenance"]["config"].update({"animate_share": 0.6, "animate_photo_share": 0.3, "clip_steps": [1, 2, 3],
+                                         "frozen_blocks": 0})
+    metrics = {k: v for k, v in METRICS.items() if k != "crops"}
+    metrics.update({"data": {"sbi_train": 321, "sbi_holdout_crops": 99}, "holdout_items": {"sbi_video": 40,
+                                                                                         "animated_video": 60},
+                    "holdout_animated_video": {**METRICS["holdout_all"], "n_real": 30, "n_fake": 30, "auc": 0.77}})
+    text = render_card(spec, metrics, None)
+    assert "clip-level (temporal) classifier of 8 consecutive face crops" in text
+    assert "40% temporally consistent self-blends" in text and "60% animated stills" in text
+    assert "30% of them" in text and "frame steps 1, 2, 3" in text
+    assert "321 training clips; 100 held-out clips" in text and "trained on 321 clips" in text
+    assert "| video (animated stills) (30 real / 30 fake) | 0.770 |" in text
+    assert "nothing frozen" in text and "abstains" in text
+    assert "frame-level classifier" not in text and "training crops" not in text
+
+
 def test_ensemble_card_lists_members_rules_and_held_out_numbers() -> None:
     ensemble = {"name": "duo", "members": ["a", "b"], "roles": ["blend", "whole-face"], "method": "max",
                 "coef": [1.0, 0.9], "offsets": [0.1, -1.2], "intercept": 0.0, "threshold": 0.61,

@@ -9,7 +9,15 @@ import torch
 
 from facetrust.errors import ConfigError
 from facetrust.synthesis import DegradeConfig, self_blend
-from facetrust.training.clips import SelfBlendClips, degrade_clip, video_clips, windows
+from facetrust.synthesis.animate import AnimateConfig
+from facetrust.training.clips import (
+    AnimatedStillClips,
+    PairMix,
+    SelfBlendClips,
+    degrade_clip,
+    video_clips,
+    windows,
+)
 from facetrust.training.prepare import CropStore
 from tests_helpers import astronaut_variants
 
@@ -137,3 +145,76 @@ def test_degrade_clip_shares_the_noise_strength_not_the_noise() -> None:
     spreads = [float((f.astype(np.float32) - 128).std()) for f in noisy]
     assert not np.array_equal(noisy[0], noisy[1])
     assert max(spreads) < 1.15 * min(spreads) and min(spreads) > 0.5
+
+
+def test_video_clips_with_steps_add_wider_spacings() -> None:
+    store = _store()
+    # v1 in time order: rows 1, 3, 4, 5, 2, 0; every 2nd from offsets 0 and 1: (1, 4, 2) and (3, 5, 0)
+    assert video_clips(store, np.arange(6), 3, steps=(2,)) == [[1, 4, 2], [3, 5, 0]]
+    both = video_clips(store, np.arange(6), 3, steps=(1, 2))
+    assert both == [[1, 3, 4], [5, 2, 0], [1, 4, 2], [3, 5, 0]]
+    # a step whose thinned track is shorter than a window adds nothing (no padded copies of a long video)
+    assert video_clips(store, np.arange(6), 3, steps=(4,)) == []
+    with pytest.raises(ConfigError):
+        video_clips(store, np.arange(6), 3, steps=(0,))
+
+
+def _animated(store: CropStore, clips: list[list[int]], **kwargs: object) -> AnimatedStillClips:
+    options: dict = {"input_size": SIZE, "mean": MEAN, "std": STD, "train": False, "seed": 3,
+                     "degradations": OFF, **kwargs}
+    return AnimatedStillClips(store, clips, **options)
+
+
+def _pixels(clip: torch.Tensor) -> np.ndarray:
+    return (clip.numpy() * 0.25 + 0.5) * 255
+
+
+def test_animated_still_pairs_real_clip_with_a_still_bent_along_it() -> None:
+    store = _store()
+    dataset = _animated(store, [[1, 3, 4, 5]], animate=AnimateConfig(mouth_share=0.0))
+    real, fake = dataset[0]
+    assert real.shape == fake.shape == (4, 3, SIZE, SIZE)
+    real_px, fake_px = _pixels(real), _pixels(fake)
+    # the real clip is the stored frames, cut at the centre
+    centre = (STORE - SIZE) // 2
+    expected = store.images[1][centre : centre + SIZE, centre : centre + SIZE].transpose(2, 0, 1)
+    assert np.abs(real_px[0] - expected).max() < 1.0
+    # the fake changes far less from frame to frame than the real one: one still, bent a little
+    real_change = np.abs(np.diff(real_px, axis=0)).mean()
+    fake_change = np.abs(np.diff(fake_px, axis=0)).mean()
+    assert fake_change < 0.5 * real_change
+    again = dataset[0]
+    assert torch.equal(again[0], real) and torch.equal(again[1], fake)  # train=False: a fixed sample
+
+
+def test_animated_still_from_a_photo_uses_the_photo() -> None:
+    store = _store()
+    dataset = _animated(store, [[1, 3, 4, 5]], photos=[6], photo_share=1.0)
+    _, fake = dataset[0]
+    photo = store.images[6].astype(np.float64)
+    centre = (STORE - SIZE) // 2
+    photo_cut = photo[centre : centre + SIZE, centre : centre + SIZE].transpose(2, 0, 1)
+    own = store.images[1][centre : centre + SIZE, centre : centre + SIZE].transpose(2, 0, 1)
+    first = _pixels(fake)[0]
+    assert np.abs(first - photo_cut).mean() < np.abs(first - own).mean()
+    with pytest.raises(ConfigError):
+        _animated(store, [[1]], photo_share=1.5)
+
+
+def test_pair_mix_draws_a_part_per_item_and_passes_the_epoch_on() -> None:
+    store = _store()
+    clips = [[1, 3], [4, 5], [2, 0], [8, 7]] * 10
+    blends = _dataset(store, clips, train=True)
+    animated = _animated(store, clips, train=True)
+    mix = PairMix([blends, animated], [0.5, 0.5], seed=1, train=True)
+    parts = [mix.part_of(i) for i in range(len(mix))]
+    assert set(parts) == {0, 1} and len(mix) == len(clips)
+    mix.epoch = 2
+    assert blends.epoch == animated.epoch == 2
+    assert [mix.part_of(i) for i in range(len(mix))] != parts  # a new draw per epoch when training
+    only_animated = PairMix([blends, animated], [0.0, 1.0], seed=1, train=True)
+    assert {only_animated.part_of(i) for i in range(len(mix))} == {1}
+    real, fake = only_animated[0]
+    assert real.shape == fake.shape == (2, 3, SIZE, SIZE)
+    with pytest.raises(ConfigError):
+        PairMix([blends, _animated(store, clips[:3])], [0.5, 0.5], train=True)

@@ -16,6 +16,7 @@ from facetrust.synthesis.degrade import DegradeConfig
 from facetrust.training.calibrate import threshold_and_band
 from facetrust.training.ensemble_fit import (
     HeldOutItem,
+    animated_still_videos,
     extracted_items,
     fit_ensemble,
     load_held_out,
@@ -31,6 +32,7 @@ OFF = DegradeConfig(downscale_p=0, blur_p=0, motion_blur_p=0, noise_p=0, h264_p=
 @dataclass
 class _Spec:
     name: str
+    clip_length: int | None = None
 
 
 class BrightnessMember:
@@ -93,6 +95,35 @@ def test_stacking_trusts_the_informative_member_and_rules_are_consistent() -> No
     json.dumps(report)  # the report is JSON-ready
 
 
+class PhotoAlarmedClipMember(BrightnessMember):
+    """A clip member (T = 4) that scores its videos by brightness but calls every short track fake, as a clip
+    model shown a photo repeated T times might: it must abstain on those in a ``max`` ensemble."""
+
+    def __init__(self) -> None:
+        super().__init__("clip", True, sees="videos")
+        self.spec = _Spec("clip", clip_length=4)
+        self.asked: list[int] = []
+
+    def predict_tracks(self, tracks, *, batch_size: int = 16):
+        self.asked += [len(t) for t in tracks]
+        return [p if len(t) >= 4 else np.full(len(t), 0.99, np.float32)
+                for t, p in zip(tracks, super().predict_tracks(tracks), strict=True)]
+
+
+def test_a_clip_member_abstains_on_photos_when_max_is_fitted() -> None:
+    spec = EnsembleSpec("m", ("a", "b"), roles=("whole-face", "temporal"))
+    clip = PhotoAlarmedClipMember()
+    members = [BrightnessMember("on_photos", True, sees="photos"), clip]
+    fitted, report = fit_ensemble(spec, members, _items(), method="max",
+                                  member_fakes=[{"GAN"}, {"self-blended video"}])
+    assert set(clip.asked) == {4}  # never shown a photo
+    photos = [entry for entry in report["per_item"] if entry["kind"] == "image"]
+    assert all(entry["members"]["clip"] is None for entry in photos)
+    real_photos = report["out_of_fold"]["by_source"]["real image"]["verdicts"]
+    assert real_photos["FAKE"] <= 2  # had the clip member spoken, every photo would be FAKE
+    assert report["out_of_fold"]["by_source"]["GAN"]["member_auc"]["clip"] is None
+
+
 def test_max_recalibrates_each_member_on_its_own_fakes() -> None:
     """The blend member is fitted on self-blended videos only, the other on GAN photos only: each one's
     recalibrated logit rises with its own fakes, and the ensemble catches both kinds."""
@@ -148,6 +179,26 @@ def test_self_blended_videos_pair_every_held_out_video_with_its_blended_copy() -
     real, fake = items
     assert len(real.crops) == 2 and real.crops[0].shape == (84, 84, 3)
     assert any(np.abs(a.astype(int) - b.astype(int)).max() > 0 for a, b in zip(real.crops, fake.crops, strict=True))
+
+
+def test_animated_still_videos_are_held_out_fakes_bent_from_one_frame() -> None:
+    images = np.stack([cv2.resize(a, (96, 96), interpolation=cv2.INTER_AREA) for a in astronaut_variants(7)])
+    landmarks = np.stack([np.array([[38, 32], [58, 33], [48, 45], [40, 56], [56, 57]], np.float32) + [i, 0]
+                          for i in range(7)])
+    rows = [{"path": f"v{i // 3}.mp4", "kind": "video", "group": f"g{i // 3}",
+             "split": "holdout" if i < 3 else "train"} for i in range(6)]
+    rows.append({"path": "p.jpg", "kind": "image", "group": "g9", "split": "holdout"})
+    store = CropStore(images=images, landmarks=landmarks, rows=rows)
+    items = animated_still_videos(store, crop_size=84, frames_per_video=3, degradations=OFF, photo_share=0.0)
+    assert [(i.key, i.label, i.kind, i.source, i.group) for i in items] == [
+        ("v0.mp4#animated", 1, "video", "animated still video", "g0")]
+    crops = items[0].crops
+    assert len(crops) == 3 and crops[0].shape == (84, 84, 3)
+    # one still bent three times: the frames differ from each other far less than the real ones do
+    real = [images[i][6:90, 6:90].astype(int) for i in range(3)]
+    assert np.abs(np.diff(np.stack(crops).astype(int), axis=0)).mean() < np.abs(np.diff(np.stack(real), axis=0)).mean()
+    photo = animated_still_videos(store, crop_size=84, frames_per_video=3, degradations=OFF, photo_share=1.0)
+    assert photo[0].source == "animated photo"
 
 
 def test_extracted_items_are_recut_to_the_detector_margin(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facetrust.errors import ConfigError, InputError
+from facetrust.errors import ConfigError, FacetrustError, InputError
 from facetrust.training.config import TrainConfig
 from facetrust.training.prepare import CropStore, _largest_face, prepare_crops, read_manifest
 from facetrust.types import FaceBox
@@ -124,3 +125,35 @@ def test_largest_face_needs_landmarks_size_and_confidence() -> None:
     found = _largest_face([small, big_without_landmarks, unsure, medium], min_size=20)
     assert found is not None and found[0] is medium and found[1] is medium.landmarks
     assert _largest_face([small], min_size=40) is None
+
+
+def test_resize_store_keeps_rows_and_recipe_and_scales_landmarks(tmp_path: Path) -> None:
+    import cv2
+
+    from facetrust.training.prepare import INDEX_FIELDS, resize_store
+
+    source, out = tmp_path / "crops", tmp_path / "crops64"
+    source.mkdir()
+    images = np.zeros((2, 128, 128, 3), np.uint8)
+    images[:, 40:88, 40:88] = 200  # a bright square: its centre stays at the centre of the copy
+    np.save(source / "crops.npy", images)
+    rows = [{"row": str(i), "path": f"v{i}.mp4", "kind": "video", "source": "s", "group": "g", "split": "train",
+             "timestamp": "0.0", "face_size": "50", "landmarks": json.dumps([63.5, 63.5] * 5)} for i in range(2)]
+    with (source / "index.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=INDEX_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    recipe = {"store_size": 128, "margin": 1.5, "seed": 0}
+    (source / "recipe.json").write_text(json.dumps(recipe))
+    small = resize_store(source, out, 64)
+    assert small.images.shape == (2, 64, 64, 3)
+    assert np.allclose(small.landmarks, 31.5)  # the centre pixel of 128 is the centre pixel of 64
+    assert [r["path"] for r in small.rows] == ["v0.mp4", "v1.mp4"]
+    assert small.recipe == {**recipe, "store_size": 64}
+    expected = cv2.resize(images[0], (64, 64), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(small.images[0], expected)
+    with pytest.raises(FacetrustError):
+        resize_store(source, tmp_path / "bigger", 256)
+    (source / "recipe.json").unlink()
+    with pytest.raises(FacetrustError):
+        resize_store(source, tmp_path / "again", 64)

@@ -32,6 +32,9 @@ BAD_VALUES = [
     ("eval_pairs", "1", ">= 2"),
     ("num_workers", "-1", ">= 0"),
     ("threads", "-1", ">= 0"),
+    ("animate_share", "1.5", "in \\[0, 1\\]"),
+    ("animate_photo_share", "-0.1", "in \\[0, 1\\]"),
+    ("clip_steps", "[0]", "a non-empty list of frame steps >= 1"),
 ]
 
 
@@ -55,6 +58,16 @@ def test_crop_store_size_is_checked_against_the_input_size() -> None:
     assert TrainConfig(input_size=64, crop_store_size=80).crop_store_size == 80
     with pytest.raises(ConfigError, match="crop_store_size must be >= input_size \\(64\\)"):
         TrainConfig(input_size=64, crop_store_size=63)
+
+
+def test_animated_stills_need_a_clip_model_and_the_real_media() -> None:
+    clip = ["architecture=efficientnet_lite0_lstm", "frozen_blocks=0"]
+    cfg = load_config(TrainConfig, None, [*clip, "animate_share=0.5", "clip_steps=[1,2,3]"])
+    assert cfg.animate_share == 0.5 and cfg.clip_steps == (1, 2, 3) and cfg.is_clip
+    with pytest.raises(ConfigError, match="animate_share trains clip models"):
+        load_config(TrainConfig, None, ["animate_share=0.5"])
+    with pytest.raises(ConfigError, match="animate_share needs sbi: true"):
+        load_config(TrainConfig, None, [*clip, "animate_share=0.5", "sbi=false", "real_fakes=[x]"])
 
 
 def test_unknown_architecture_suggests_a_close_name() -> None:

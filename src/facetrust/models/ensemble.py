@@ -112,18 +112,24 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def combine(spec: EnsembleSpec, member_probs: np.ndarray) -> np.ndarray:
-    """``(N, M)`` member probabilities → ``(N,)`` ensemble probabilities, per ``spec.method``."""
+    """``(N, M)`` member probabilities → ``(N,)`` ensemble probabilities, per ``spec.method``. With ``max``, a
+    NaN means that member abstained on that crop: the others decide."""
     probs = np.asarray(member_probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] != len(spec.members):
         raise ConfigError(f"expected (N, {len(spec.members)}) member probabilities, got shape {probs.shape}")
+    if spec.method != "max" and np.isnan(probs).any():
+        raise ConfigError(f"ensemble {spec.name!r}: only a 'max' ensemble lets members abstain (NaN)")
     if spec.method == "average":
         out = probs.mean(axis=1)
     elif spec.method == "weighted":
         weights = np.asarray(spec.weights, dtype=np.float64)
         out = probs @ (weights / weights.sum())
-    elif spec.method == "max":
-        z = (_logit(probs) * np.asarray(spec.coef, dtype=np.float64) + np.asarray(spec.offsets)).max(axis=1)
-        out = 1.0 / (1.0 + np.exp(-z))
+    elif spec.method == "max":  # NaN = the member abstained on that crop (see EnsembleDetector)
+        z = _logit(probs) * np.asarray(spec.coef, dtype=np.float64) + np.asarray(spec.offsets)
+        z[np.isnan(probs)] = -np.inf
+        if probs.size and np.isneginf(z).all(axis=1).any():
+            raise ConfigError(f"ensemble {spec.name!r}: every member abstained on a crop")
+        out = 1.0 / (1.0 + np.exp(-z.max(axis=1)))
     else:
         z = _logit(probs) @ np.asarray(spec.coef, dtype=np.float64) + spec.intercept
         out = 1.0 / (1.0 + np.exp(-z))
@@ -247,10 +253,23 @@ class EnsembleDetector:
         """What each member looks at (the ensemble's ``roles``), ``None`` for each when it names none."""
         return list(self.ensemble.roles) if self.ensemble.roles else [None] * len(self.members)
 
+    def abstains(self, member: Any, track_length: int | None) -> bool:
+        """Whether ``member`` has nothing to say about a track of ``track_length`` crops (None: crops that are
+        no sequence). In a ``max`` ensemble a clip member abstains on anything shorter than one clip of
+        distinct crops, e.g. a photo: a still repeated T times is not a video (it would look like a frozen,
+        animated still), and its frame members decide alone."""
+        clip_length = member.spec.clip_length
+        if self.ensemble.method != "max" or clip_length is None:
+            return False
+        if all(m.spec.clip_length is not None for m in self.members):
+            return False  # someone must answer
+        return track_length is None or track_length < clip_length
+
     def member_probabilities(self, crops: Crops, *, batch_size: int = 32) -> dict[str, np.ndarray]:
-        """Each member's fake probabilities for ``crops``, by member name."""
+        """Each member's fake probabilities for ``crops``, by member name (NaN where it abstains)."""
         crops = list(crops)
-        return {m.spec.name: m.predict_proba(crops, batch_size=batch_size) for m in self.members}
+        return {m.spec.name: (np.full(len(crops), np.nan, np.float32) if self.abstains(m, None)
+                              else m.predict_proba(crops, batch_size=batch_size)) for m in self.members}
 
     def predict_proba(self, crops: Crops, *, batch_size: int = 32) -> np.ndarray:
         """uint8 RGB crops → ``(N,)`` float32 ensemble fake probabilities."""
@@ -262,9 +281,18 @@ class EnsembleDetector:
     def member_track_probabilities(
         self, tracks: Sequence[Crops], *, batch_size: int = 32
     ) -> dict[str, list[np.ndarray]]:
-        """Each member's per-track, per-crop fake probabilities (from its own ``predict_tracks``), by name."""
+        """Each member's per-track, per-crop fake probabilities (from its own ``predict_tracks``), by name; NaN
+        for every crop of a track the member abstains on (:meth:`abstains`)."""
         tracks = [list(track) for track in tracks]
-        return {m.spec.name: m.predict_tracks(tracks, batch_size=batch_size) for m in self.members}
+        out: dict[str, list[np.ndarray]] = {}
+        for member in self.members:
+            scored = [i for i, track in enumerate(tracks) if not self.abstains(member, len(track))]
+            probs = member.predict_tracks([tracks[i] for i in scored], batch_size=batch_size) if scored else []
+            per_track = [np.full(len(track), np.nan, np.float32) for track in tracks]
+            for i, p in zip(scored, probs, strict=True):
+                per_track[i] = p
+            out[member.spec.name] = per_track
+        return out
 
     def predict_tracks(self, tracks: Sequence[Crops], *, batch_size: int = 32) -> list[np.ndarray]:
         """Per track, the ``(n_t,)`` float32 ensemble fake probability of each crop (combined per crop)."""

@@ -12,7 +12,7 @@ import importlib.util
 import logging
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -32,8 +32,14 @@ IMAGENET_PACKAGES: dict[str, tuple[str, str]] = {
 }
 """architecture → (importable package holding the .pth, pip requirement)."""
 
+IMAGENET_BACKBONES: dict[str, tuple[str, Callable[[nn.Module], nn.Module]]] = {
+    "efficientnet_lite0_lstm": ("efficientnet_lite0", lambda model: model.encoder.backbone),
+}
+"""clip architecture → (frame architecture whose ImageNet weights it runs on every frame, the sub-module that
+takes them)."""
+
 IMAGENET_NORMALISATION: dict[str, tuple[Triple, Triple]] = {
-    arch: ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) for arch in IMAGENET_PACKAGES
+    arch: ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) for arch in (*IMAGENET_PACKAGES, *IMAGENET_BACKBONES)
 }
 """architecture → (mean, std) applied to RGB in [0, 1] that the ImageNet weights expect, i.e. pixels scaled to
 [-1, 1]. The TF EfficientNet-Lite recipe uses (x - 127) / 128, which differs from this by < 0.5 %; ImageNet
@@ -130,6 +136,10 @@ def load_imagenet_weights(model: nn.Module, architecture: str) -> None:
     The 1000-way classifier is loaded too when the model's head is 1000-way; otherwise (e.g. a 1-logit
     deepfake head) the head keeps its fresh initialisation. Package missing → :class:`DependencyError`.
     """
+    if architecture in IMAGENET_BACKBONES:  # a clip model: the frame trunk takes the frame model's weights
+        frame_architecture, trunk = IMAGENET_BACKBONES[architecture]
+        load_imagenet_weights(trunk(model), frame_architecture)
+        return
     path = imagenet_weights_path(architecture)
     try:
         source = torch.load(path, map_location="cpu", weights_only=True)

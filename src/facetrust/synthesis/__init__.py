@@ -1,11 +1,13 @@
-"""Synthetic fakes for training: self-blended images (SBI), up-sampling auto-encoder traces, and the degradations
-applied to both classes."""
+"""Synthetic fakes for training: self-blended images (SBI), up-sampling auto-encoder traces, animated stills (a
+proxy for one-shot talking heads), and the degradations applied to both classes."""
 
+from facetrust.synthesis.animate import AnimateConfig, animate_still, warp_to_landmarks
 from facetrust.synthesis.degrade import DegradeConfig, degrade, h264_roundtrip, jpeg_roundtrip
 from facetrust.synthesis.sbi import SbiConfig, face_hull_mask, self_blend
 from facetrust.synthesis.upsampler import UpsamplingAutoEncoder, reconstruct, train_upsampler
 
 __all__ = [
+    "AnimateConfig",
     "DegradeConfig",
     "SbiConfig",
     "degrade",
@@ -13,7 +15,9 @@ __all__ = [
     "h264_roundtrip",
     "jpeg_roundtrip",
     "UpsamplingAutoEncoder",
+    "animate_still",
     "reconstruct",
     "self_blend",
     "train_upsampler",
+    "warp_to_landmarks",
 ]

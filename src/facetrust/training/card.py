@@ -117,6 +117,9 @@ def dev_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+_SUBSETS = {"holdout_animated_video": "video (animated stills)"}
+
+
 def _percent(value: Any) -> str:
     try:
         return f"{float(value):.0%}"
@@ -178,7 +181,21 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
     real_fakes = list(cfg.get("real_fakes") or [])
     by_method = metrics.get("holdout_real_fakes_by_method") or {}
     methods = ", ".join(by_method) or "the folders' fake methods"
-    if sbi:
+    clip_length = spec.get("clip_length")
+    animate_share = float(cfg.get("animate_share") or 0.0)
+    if sbi and clip_length and animate_share > 0:
+        what = ("that a face was altered by blending, or that it moves like one still image bent from frame to frame "
+                "(one-shot talking-head animation)")
+        fakes_line = (f"- Fakes, per clip of {clip_length} consecutive crops: {_percent(1 - animate_share)} temporally "
+                      "consistent self-blends (one blend draw for the whole clip) and "
+                      f"{_percent(animate_share)} animated stills (`facetrust.synthesis.animate`): one crop of the "
+                      f"clip, or a photo of another person ({_percent(float(cfg.get('animate_photo_share') or 0))} "
+                      "of them), bent along the clip's own landmark track by a thin-plate spline, some with the "
+                      "real frames' mouth blended in. Clips cut with frame steps "
+                      f"{', '.join(str(k) for k in cfg.get('clip_steps') or [1])} over the stored frames.")
+        data_kind = "**real videos only** (the fakes are made from them)"
+        versus = "fake"
+    elif sbi:
         what = "that a face was altered by blending (face swap, partial blends)"
         fakes_line = ("- Fakes: self-blended images (Shiohara & Yamasaki, CVPR 2022) generated on the fly: colour, "
                       "sharpness, scale and position jitter of the face blended back through a randomly deformed, "
@@ -196,7 +213,10 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
     lines = [
         f"# Model card: `{spec['name']}`",
         "",
-        f"A facetrust deepfake detector: a frame-level classifier of face crops that outputs the probability {what}.",
+        (f"A facetrust deepfake detector: a clip-level (temporal) classifier of {clip_length} consecutive face "
+         f"crops of one person that outputs the probability {what}. Each crop's probability is the mean over the "
+         "clips that cover it." if clip_length else
+         f"A facetrust deepfake detector: a frame-level classifier of face crops that outputs the probability {what}."),
         "",
         "## At a glance",
         "",
@@ -225,8 +245,11 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
         f"- Data: {data_kind}: {data.lstrip('; ')} (data folder `{cfg.get('data_root', '?')}`). "
         f"Identities (the manifest's `group`) are split {_percent(train_share)} train / {_percent(holdout)} held out "
         "(rows with their own split keep it): "
-        f"{crops.get('train', _count(metrics.get('data')))} training crops, "
-        f"{crops.get('holdout', _count(metrics.get('holdout_items')))} held-out crops."
+        + (f"{(metrics.get('data') or {}).get('sbi_train', '?')} training clips; "
+           f"{_count(metrics.get('holdout_items'))} held-out clips (half real, half fake) cut from "
+           f"{(metrics.get('data') or {}).get('sbi_holdout_crops', '?')} held-out crops." if clip_length else
+           f"{crops.get('train', _count(metrics.get('data')))} training crops, "
+           f"{crops.get('holdout', _count(metrics.get('holdout_items')))} held-out crops.")
         + (" The dev set below was not used for training or calibration." if dev is not None else ""),
         (f"- Crops: `{face_detector}` boxes and 5 landmarks, up to {cfg.get('image_limit_per_source')} photos per "
          f"source folder and {cfg.get('video_frames_per_clip')} frames per real video; stored at "
@@ -236,13 +259,14 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
          f"{spec['input_size']} px input."),
         fakes_line,
         _degradation_line(provenance.get("degradations")),
-        f"- Optimisation: {init}, stem + first "
-        f"{cfg.get('frozen_blocks')} blocks frozen, AdamW lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, "
+        f"- Optimisation: {init}, "
+        + (f"stem + first {cfg.get('frozen_blocks')} blocks frozen" if cfg.get("frozen_blocks") else "nothing frozen")
+        + f", AdamW lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}, "
         f"cosine schedule, batch {cfg.get('batch_size')} real + {cfg.get('batch_size')} fake, "
         f"{metrics.get('epochs_run')} epochs ({metrics.get('steps')} steps) in {metrics.get('train_seconds')} s "
         f"on {device}.",
         f"- Calibration on held-out identities ({crops.get('eval_pairs', cfg.get('eval_pairs'))} real crops and "
-        f"{'their self-blended' if sbi else 'held-out'} fakes): "
+        f"{'their' if clip_length else 'their self-blended' if sbi else 'held-out'} fakes): "
         f"temperature {cal.get('temperature', 0):.3f}; threshold maximising balanced accuracy; UNCERTAIN band from the 5th "
         "percentile of fakes to the 95th percentile of reals.",
         "",
@@ -251,11 +275,11 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
         "| subset | AUC | accuracy | FPR (real called fake) | TPR | mean p real | mean p fake |",
         "|---|---|---|---|---|---|---|",
     ]
-    for key in ("holdout_all", "holdout_image", "holdout_video"):
+    for key in ("holdout_all", "holdout_image", "holdout_video", "holdout_animated_video"):
         m = metrics.get(key)
         if m:
             lines.append(
-                f"| {key.removeprefix('holdout_')} ({m['n_real']} real / {m['n_fake']} fake) | {m.get('auc', float('nan')):.3f} | "
+                f"| {_SUBSETS.get(key, key.removeprefix('holdout_'))} ({m['n_real']} real / {m['n_fake']} fake) | {m.get('auc', float('nan')):.3f} | "
                 f"{m['accuracy']:.3f} | {m['fpr']:.3f} | {m['tpr']:.3f} | {m['mean_p_real']:.3f} | {m['mean_p_fake']:.3f} |"
             )
     for method, m in by_method.items():
@@ -321,14 +345,20 @@ def render_card(spec: dict[str, Any], metrics: dict[str, Any], dev: list[dict[st
         "",
         "## Limits (read before trusting a verdict)",
         "",
-        ("- The model learned blending boundaries and colour mismatch. Whole-frame generators (talking-head "
+        ("- The model learned how faces change over a clip: blends, and one still bent along a real motion. "
+         "Talking-head models that generate every frame afresh, and GAN or diffusion faces in photos, are not "
+         "what it saw; it says nothing about a single photo (in an ensemble it abstains there)"
+         if clip_length and animate_share > 0 else
+         "- The model learned blending boundaries and colour mismatch. Whole-frame generators (talking-head "
          "animation, GAN and diffusion faces) leave no blending boundary; expect it to miss many of them"
          if sbi else
          f"- The model learned what its training fakes ({methods}) leave in a face. Other generators, and fakes "
          "whose traces were washed out by heavy re-encoding, may pass unseen")
         + (" (see the dev table)." if dev is not None else "."),
-        f"- It was trained on {crops.get('train', _count(metrics.get('data')))} crops"
-        f"{' of real faces' if sbi and not real_fakes else ''} ({budget} on {device}). "
+        "- It was trained on "
+        + (f"{(metrics.get('data') or {}).get('sbi_train', '?')} clips" if clip_length
+           else f"{crops.get('train', _count(metrics.get('data')))} crops")
+        + f"{' of real faces' if sbi and not real_fakes else ''} ({budget} on {device}). "
         "False positives on unusual real video (heavy compression, extreme lighting, occlusion) are possible; "
         "the UNCERTAIN band exists for that.",
         "- Training data terms (CelebA, UTKFace, FFHQ, VoxCeleb, MEAD, LRS…) allow research and "
@@ -393,7 +423,7 @@ def render_ensemble_card(ensemble: dict[str, Any], members: list[dict[str, Any]]
             member_auc = entry.get("member_auc", {})
             lines.append(f"| {source} | {entry['n']} | {v['REAL']} | {v['UNCERTAIN']} | {v['FAKE']} | "
                          f"{entry['mean_p']} | {entry.get('auc', '—')} | "
-                         + " | ".join(str(member_auc.get(n, "—")) for n in names) + " |")
+                         + " | ".join(str(member_auc.get(n) if member_auc.get(n) is not None else "—") for n in names) + " |")
         lines.append("")
     if dev is not None:
         lines += _dev_lines(dev, dev_label)

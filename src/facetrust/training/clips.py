@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from facetrust.errors import ConfigError
 from facetrust.scoring.runner import clip_windows
 from facetrust.synthesis import DegradeConfig, SbiConfig, degrade, self_blend
+from facetrust.synthesis.animate import AnimateConfig, animate_still
 from facetrust.training.dataset import to_tensor
 from facetrust.training.prepare import CropStore
 
@@ -50,9 +51,14 @@ def windows(track: Sequence[int], length: int) -> list[list[int]]:
     return [list(track[start : start + length]) for start in range(0, len(track) - length + 1, length)]
 
 
-def video_clips(store: CropStore, indices: np.ndarray, length: int) -> list[list[int]]:
+def video_clips(store: CropStore, indices: np.ndarray, length: int, steps: Sequence[int] = (1,)) -> list[list[int]]:
     """Windows of ``length`` store rows (among ``indices``) of kind ``"video"``, one track per video path,
-    ordered by timestamp; see :func:`windows` for the stride and padding. Videos are taken in path order."""
+    ordered by timestamp; see :func:`windows` for the stride and padding. Videos are taken in path order.
+
+    ``steps`` > 1 also cut windows of every ``step``-th row (from each offset ``0..step-1``), so that a clip
+    model sees wider frame spacings, as detection's even sampling of a long video gives."""
+    if not steps or min(steps) < 1:
+        raise ConfigError(f"steps must be positive frame steps, got {list(steps)}")
     tracks: dict[str, list[int]] = {}
     for row in (int(i) for i in indices):
         if store.rows[row]["kind"] == "video":
@@ -60,7 +66,10 @@ def video_clips(store: CropStore, indices: np.ndarray, length: int) -> list[list
     clips: list[list[int]] = []
     for path in sorted(tracks):
         ordered = sorted(tracks[path], key=lambda r: (float(store.rows[r]["timestamp"]), r))
-        clips.extend(windows(ordered, length))
+        for step in steps:
+            for offset in range(step if step > 1 else 1):
+                if step == 1 or len(ordered[offset::step]) >= length:
+                    clips.extend(windows(ordered[offset::step], length))
     return clips
 
 
@@ -137,7 +146,42 @@ def stack(frames: Sequence[np.ndarray], mean: tuple[float, ...], std: tuple[floa
     return torch.stack([to_tensor(f, mean, std) for f in frames])
 
 
-class SelfBlendClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+class _StoreClipPairs(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """What every (real clip, fake clip) dataset over a crop store keeps: the store, the clips (lists of store
+    rows), the input geometry, the seed and epoch, the degradations and the augmentation."""
+
+    def __init__(
+        self,
+        store: CropStore,
+        clips: Sequence[Sequence[int]],
+        *,
+        input_size: int,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+        train: bool,
+        seed: int = 0,
+        degradations: DegradeConfig | None = None,
+        augment: Augment | None = None,
+    ) -> None:
+        if any(len(clip) == 0 for clip in clips):
+            raise ConfigError("every clip needs at least one store row")
+        self.store, self.clips = store, [list(clip) for clip in clips]
+        self.input_size, self.mean, self.std = input_size, mean, std
+        self.train, self.seed = train, seed
+        self.degradations = degradations or DegradeConfig()
+        self.augment = augment
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def _finish(self, real: Sequence[np.ndarray], fake: Sequence[np.ndarray],
+                rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return finish_pair(real, fake, rng, input_size=self.input_size, mean=self.mean, std=self.std,
+                           train=self.train, augment=self.augment, degradations=self.degradations)
+
+
+class SelfBlendClips(_StoreClipPairs):
     """Item i = (real clip, its self-blended fake clip), each (T, 3, S, S), from the store rows ``clips[i]``.
 
     Every frame is blended with the same random draw (the generator is re-created from one seed per clip
@@ -161,18 +205,9 @@ class SelfBlendClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         degradations: DegradeConfig | None = None,
         augment: Augment | None = None,
     ) -> None:
-        if any(len(clip) == 0 for clip in clips):
-            raise ConfigError("every clip needs at least one store row")
-        self.store, self.clips = store, [list(clip) for clip in clips]
-        self.input_size, self.mean, self.std = input_size, mean, std
-        self.train, self.seed = train, seed
+        super().__init__(store, clips, input_size=input_size, mean=mean, std=std, train=train, seed=seed,
+                         degradations=degradations, augment=augment)
         self.sbi = sbi or SbiConfig()
-        self.degradations = degradations or DegradeConfig()
-        self.augment = augment
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.clips)
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = item_rng(self.seed, self.epoch, item, self.train)
@@ -184,19 +219,123 @@ class SelfBlendClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                 same_draw = np.random.default_rng(blend_seed)
                 real, fake, _ = self_blend(image, self.store.landmarks[row], same_draw, self.sbi)
                 blended[row] = (real, fake)
-        side = self.store.images.shape[1]
-        x0, y0, flip = cut_window(side, self.input_size, self.train, rng)
         rows = self.clips[item]
-        frames = [cut(blended[row][which], x0, y0, self.input_size, flip) for which in (0, 1) for row in rows]
-        if self.train:  # one call for both clips: one draw of parameters for all their frames
-            frames = apply_augment(frames, self.augment, int(rng.integers(_SEED_BOUND)))
-        real, fake = frames[: len(rows)], frames[len(rows) :]
-        return (stack(degrade_clip(real, rng, self.degradations), self.mean, self.std),
-                stack(degrade_clip(fake, rng, self.degradations), self.mean, self.std))
+        return self._finish([blended[row][0] for row in rows], [blended[row][1] for row in rows], rng)
+
+
+def finish_pair(
+    real: Sequence[np.ndarray],
+    fake: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    *,
+    input_size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    train: bool,
+    augment: Augment | None,
+    degradations: DegradeConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (real clip, fake clip) pair of store-sized frames → two (T, 3, S, S) tensors: one crop jitter and flip
+    for both, one augmentation draw for all their frames (when ``train``), each clip degraded consistently."""
+    side = real[0].shape[0]
+    x0, y0, flip = cut_window(side, input_size, train, rng)
+    frames = [cut(f, x0, y0, input_size, flip) for f in (*real, *fake)]
+    if train:  # one call for both clips: one draw of parameters for all their frames
+        frames = apply_augment(frames, augment, int(rng.integers(_SEED_BOUND)))
+    reals, fakes = frames[: len(real)], frames[len(real) :]
+    return (stack(degrade_clip(reals, rng, degradations), mean, std),
+            stack(degrade_clip(fakes, rng, degradations), mean, std))
+
+
+class AnimatedStillClips(_StoreClipPairs):
+    """Item i = (real clip, an animated still driven by it), each (T, 3, S, S), from the store rows ``clips[i]``.
+
+    The fake is one still bent along the real clip's landmark track (:func:`animate_still`): a frame of the
+    clip itself (same person, camera and codec) or, with probability ``photo_share``, a photo among the store
+    rows ``photos`` (another person: the cross-identity setting of one-shot talking-head models). Cut,
+    augmentation and degradation as :class:`SelfBlendClips`."""
+
+    def __init__(
+        self,
+        store: CropStore,
+        clips: Sequence[Sequence[int]],
+        *,
+        input_size: int,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+        train: bool,
+        seed: int = 0,
+        photos: Sequence[int] = (),
+        photo_share: float = 0.3,
+        animate: AnimateConfig | None = None,
+        degradations: DegradeConfig | None = None,
+        augment: Augment | None = None,
+    ) -> None:
+        if not 0.0 <= photo_share <= 1.0:
+            raise ConfigError(f"photo_share must be in [0, 1], got {photo_share}")
+        super().__init__(store, clips, input_size=input_size, mean=mean, std=std, train=train, seed=seed,
+                         degradations=degradations, augment=augment)
+        self.photos = [int(p) for p in photos]
+        self.photo_share = photo_share if self.photos else 0.0
+        self.animate = animate or AnimateConfig()
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = item_rng(self.seed, self.epoch, item, self.train)
+        rows = self.clips[item]
+        real = [np.array(self.store.images[row]) for row in rows]
+        track = self.store.landmarks[rows]
+        if rng.random() < self.photo_share:
+            photo = self.photos[int(rng.integers(len(self.photos)))]
+            fake = animate_still(np.array(self.store.images[photo]), self.store.landmarks[photo], track, rng,
+                                 self.animate)
+        else:
+            reference = int(rng.integers(len(rows)))
+            fake = animate_still(real[reference], track[reference], track, rng, self.animate,
+                                 driving_frames=real, reference=reference)
+        return self._finish(real, fake, rng)
+
+
+class PairMix(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """The (real, fake) pairs of several pair datasets as one: item i of the mix is item i of
+    ``parts[k]`` for the k drawn for (seed, epoch, i) with probabilities ``shares``. All parts have one length
+    (the same clips); ``epoch`` is passed on to every part."""
+
+    def __init__(self, parts: Sequence[Dataset], shares: Sequence[float], *, seed: int = 0, train: bool) -> None:
+        lengths = {len(p) for p in parts}  # type: ignore[arg-type]
+        if not parts or len(lengths) != 1 or len(shares) != len(parts) or min(shares) < 0 or sum(shares) <= 0:
+            raise ConfigError("PairMix needs parts of one length and one non-negative share per part")
+        self.parts = list(parts)
+        self.shares = np.asarray(shares, np.float64) / float(np.sum(shares))
+        self.seed, self.train = seed, train
+        self._epoch = 0
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self._epoch = value
+        for part in self.parts:
+            part.epoch = value  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self.parts[0])  # type: ignore[arg-type]
+
+    def part_of(self, item: int) -> int:
+        """Which part item ``item`` comes from in the current epoch."""
+        epoch = self._epoch if self.train else 0
+        return int(np.random.default_rng([self.seed, 777, epoch, item]).choice(len(self.parts), p=self.shares))
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.parts[self.part_of(item)][item]  # type: ignore[no-any-return]
 
 
 __all__ = [
+    "AnimatedStillClips",
     "Augment",
+    "PairMix",
+    "finish_pair",
     "SelfBlendClips",
     "apply_augment",
     "cut",

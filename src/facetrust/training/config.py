@@ -48,6 +48,9 @@ class TrainConfig:
     init_from: Path | None = None  # a detector spec (.json) to start from instead of ImageNet (warm start)
     drop_rate: float = 0.2
     clip_length: int = 8  # frames per clip for clip (temporal) architectures; ignored by frame models
+    clip_steps: tuple[int, ...] = (1,)  # clip models: windows also cut over every step-th stored frame
+    animate_share: float = 0.0  # clip models: share of pairs whose fake is an animated still, not a self-blend
+    animate_photo_share: float = 0.3  # of those, share animated from a photo of another person
     # optimisation
     epochs: int = 2
     max_minutes: float = 0.0  # stop after this wall time (0 = no limit); the epoch in progress is cut short
@@ -123,6 +126,12 @@ class TrainConfig:
         _require("early_stopping_patience", self.early_stopping_patience, self.early_stopping_patience >= 0,
                  ">= 0 (0 = never)")
         _require("eval_frames", self.eval_frames, 1 <= self.eval_frames <= 300, "in 1..300")
+        _require("animate_share", self.animate_share, 0 <= self.animate_share <= 1, "in [0, 1]")
+        _require("animate_photo_share", self.animate_photo_share, 0 <= self.animate_photo_share <= 1, "in [0, 1]")
+        _require("clip_steps", self.clip_steps, bool(self.clip_steps) and min(self.clip_steps) >= 1,
+                 "a non-empty list of frame steps >= 1")
+        if self.animate_share > 0 and not self.sbi:
+            raise ConfigError("animate_share needs sbi: true (animated stills are made from the same real videos)")
         if not self.sbi and not self.real_fakes:
             raise ConfigError("nothing to train on: sbi is false and real_fakes is empty; turn one on")
         if self.schedule not in ("cosine", "plateau"):
@@ -140,6 +149,8 @@ class TrainConfig:
         from facetrust.models import architecture_info
 
         info = architecture_info(self.architecture)  # UnknownNameError (a ConfigError) listing close names
+        if info.input != "clip" and self.animate_share > 0:
+            raise ConfigError(f"animate_share trains clip models; {self.architecture!r} scores single frames")
         if info.input == "clip" and self.frozen_blocks:
             raise ConfigError(
                 f"frozen_blocks={self.frozen_blocks} applies to EfficientNet frame models; {self.architecture!r} "

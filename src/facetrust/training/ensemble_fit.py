@@ -32,6 +32,7 @@ import numpy as np
 
 from facetrust.errors import ConfigError
 from facetrust.models.ensemble import EnsembleSpec, combine, fit_stacking
+from facetrust.synthesis.animate import animate_still
 from facetrust.synthesis.degrade import DegradeConfig, degrade
 from facetrust.synthesis.sbi import SbiConfig, self_blend
 from facetrust.training.calibrate import binary_metrics, calibrate_tracks, threshold_and_band
@@ -85,6 +86,40 @@ def self_blended_videos(
     return items
 
 
+def animated_still_videos(
+    store: CropStore, *, crop_size: int = 224, frames_per_video: int = 16, seed: int = 0,
+    photo_share: float = 0.3, degradations: DegradeConfig | None = None,
+) -> list[HeldOutItem]:
+    """Each held-out real video of a crop store animated as a still (:func:`animate_still`): one of its frames,
+    or with probability ``photo_share`` a held-out photo of the store, bent along the video's landmark track
+    (``frames_per_video`` evenly spaced frames). Fakes only: the real videos are those of
+    :func:`self_blended_videos`. Cut and degraded the same way."""
+    degradations = degradations or DegradeConfig()
+    videos: dict[str, list[int]] = {}
+    for i in store.indices("holdout", kind="video"):
+        videos.setdefault(store.rows[int(i)]["path"], []).append(int(i))
+    photos = store.indices("holdout", kind="image")
+    items: list[HeldOutItem] = []
+    for n, (path, rows) in enumerate(sorted(videos.items())):
+        rng = np.random.default_rng([seed, 11, n])
+        picked = [rows[int(k)] for k in np.linspace(0, len(rows) - 1, min(frames_per_video, len(rows))).round()]
+        real = [np.array(store.images[row]) for row in picked]
+        track = store.landmarks[picked]
+        if len(photos) and rng.random() < photo_share:
+            photo = int(photos[int(rng.integers(len(photos)))])
+            frames = animate_still(np.array(store.images[photo]), store.landmarks[photo], track, rng)
+            source = "animated photo"
+        else:
+            reference = int(rng.integers(len(picked)))
+            frames = animate_still(real[reference], track[reference], track, rng, driving_frames=real,
+                                   reference=reference)
+            source = "animated still video"
+        group = store.rows[picked[0]]["group"]
+        crops = [degrade(_centre_cut(frame, crop_size), rng, degradations) for frame in frames]
+        items.append(HeldOutItem(f"{path}#animated", 1, "video", source, group, crops))
+    return items
+
+
 def extracted_items(
     folder: ExtractedCrops, *, split: str = "val", kind: str | None = "image", crop_size: int = 224,
     margin: float = 1.3, seed: int = 0, degradations: DegradeConfig | None = None, max_crops: int | None = None,
@@ -119,12 +154,25 @@ def extracted_items(
     return items
 
 
-def member_probabilities(members: Sequence[Any], items: Sequence[HeldOutItem], *,
-                         batch_size: int = 16) -> list[np.ndarray]:
+def member_probabilities(members: Sequence[Any], items: Sequence[HeldOutItem], *, batch_size: int = 16,
+                         abstain: bool = False) -> list[np.ndarray]:
     """Per item, an ``(n_crops, n_members)`` array of each member's fake probability (each member scores the
-    item's crops as one track, so clip members see them in order)."""
+    item's crops as one track, so clip members see them in order). With ``abstain`` (a ``max`` ensemble with
+    frame members), clip members give NaN for items shorter than their clip, as
+    :meth:`~facetrust.models.ensemble.EnsembleDetector.abstains` has them do at detection."""
     tracks = [item.crops for item in items]
-    per_member = [member.predict_tracks(tracks, batch_size=batch_size) for member in members]
+    any_frame_member = any(getattr(m.spec, "clip_length", None) is None for m in members)
+    per_member = []
+    for member in members:
+        clip_length = getattr(member.spec, "clip_length", None)
+        skip = {i for i, track in enumerate(tracks)
+                if abstain and any_frame_member and clip_length is not None and len(track) < clip_length}
+        scored = [i for i in range(len(tracks)) if i not in skip]
+        probs = member.predict_tracks([tracks[i] for i in scored], batch_size=batch_size) if scored else []
+        per_track = [np.full(len(track), np.nan, np.float32) for track in tracks]
+        for i, p in zip(scored, probs, strict=True):
+            per_track[i] = p
+        per_member.append(per_track)
     return [np.stack([probs[i] for probs in per_member], axis=1) for i in range(len(items))]
 
 
@@ -152,7 +200,8 @@ def _fit(spec: EnsembleSpec, items: Sequence[HeldOutItem], probs: Sequence[np.nd
         for m in range(stacked.shape[1]):
             # the reals, and the fakes this member is meant to see
             chosen = [i for i, item in enumerate(items)
-                      if item.label == 0 or member_fakes is None or item.source in member_fakes[m]]
+                      if (item.label == 0 or member_fakes is None or item.source in member_fakes[m])
+                      and not np.isnan(probs[i][:, m]).any()]  # items the member abstained on: not its to fit
             if all(items[i].label == 0 for i in chosen):
                 raise ConfigError(f"no held-out fake of the sources named for member {m + 1}: "
                                   f"{sorted(member_fakes[m]) if member_fakes else []}")
@@ -193,6 +242,14 @@ def _verdict(spec: EnsembleSpec, probs: np.ndarray, kind: str) -> tuple[float, s
     return p, _label(spec.uncertain_band, p)
 
 
+def _auc(p: np.ndarray, labels: np.ndarray) -> float | None:
+    """AUC over the items a member scored (None where it abstained on all of one class)."""
+    scored = ~np.isnan(p)
+    if len(set(labels[scored].tolist())) < 2:
+        return None
+    return round(float(binary_metrics(p[scored], labels[scored], 0.5)["auc"]), 4)
+
+
 def _summary(items: Sequence[HeldOutItem], item_p: np.ndarray, verdicts: Sequence[str],
              member_p: np.ndarray, member_names: Sequence[str]) -> dict[str, object]:
     """AUC of the ensemble and of each member per fake source against the reals of the same kind, and the
@@ -211,8 +268,7 @@ def _summary(items: Sequence[HeldOutItem], item_p: np.ndarray, verdicts: Sequenc
             reals = (labels == 0) & (kinds == kinds[chosen][0])
             both = chosen | reals
             entry["auc"] = round(float(binary_metrics(item_p[both], labels[both], 0.5)["auc"]), 4)
-            entry["member_auc"] = {name: round(float(binary_metrics(member_p[both, m], labels[both], 0.5)["auc"]), 4)
-                                   for m, name in enumerate(member_names)}
+            entry["member_auc"] = {name: _auc(member_p[both, m], labels[both]) for m, name in enumerate(member_names)}
         out["by_source"][source] = entry  # type: ignore[index]
     out["auc_all"] = round(float(binary_metrics(item_p, labels, 0.5)["auc"]), 4)
     return out
@@ -234,7 +290,7 @@ def fit_ensemble(
     names = [m.spec.name for m in members]
     if progress:
         progress(f"scoring {len(items)} held-out items with {len(members)} members")
-    probs = member_probabilities(members, items)
+    probs = member_probabilities(members, items, abstain=method == "max")
     fitted = _fit(spec, items, probs, method, member_fakes)
     member_means = np.array([p.mean(axis=0) for p in probs])
     in_sample = [_verdict(fitted, p, item.kind) for item, p in zip(items, probs, strict=True)]
@@ -262,7 +318,8 @@ def fit_ensemble(
         {"key": item.key, "label": item.label, "kind": item.kind, "source": item.source, "group": item.group,
          "frames": len(item.crops), "p": round(float(in_sample[i][0]), 4), "verdict": in_sample[i][1],
          "p_out_of_fold": round(float(oof_p[i]), 4), "verdict_out_of_fold": oof_v[i],
-         "members": {name: round(float(member_means[i, m]), 4) for m, name in enumerate(names)}}
+         "members": {name: None if np.isnan(member_means[i, m]) else round(float(member_means[i, m]), 4)
+                     for m, name in enumerate(names)}}
         for i, item in enumerate(items)
     ]
     return fitted, report
@@ -271,17 +328,22 @@ def fit_ensemble(
 def load_held_out(
     store_dir: Path | None, extracted: Sequence[Path], *, fakes: Sequence[Path] = (), crop_size: int = 224,
     margin: float = 1.3, frames_per_video: int = 16, seed: int = 0, holdout_fraction: float = 0.15,
-    split_seed: int = 0, degradations: DegradeConfig | None = None,
+    split_seed: int = 0, degradations: DegradeConfig | None = None, animated: bool = False,
 ) -> list[HeldOutItem]:
     """Held-out items from a self-blend crop store (its held-out videos, real and self-blended), from
     ``facetrust extract`` folders (their ``val`` images) and from folders of made fakes (``fakes``: their
     ``val`` fakes, videos included, at most ``frames_per_video`` crops each). Rows of an extract folder without
     a split get the one training gave them (``holdout_fraction``, ``split_seed`` of the training config).
+    ``animated`` adds the store's held-out videos animated as stills (:func:`animated_still_videos`).
     ``degradations`` (default: training's) are drawn for every crop of every class alike."""
     items: list[HeldOutItem] = []
     if store_dir is not None:
-        items += self_blended_videos(CropStore.open(Path(store_dir)), crop_size=crop_size,
-                                     frames_per_video=frames_per_video, seed=seed, degradations=degradations)
+        store = CropStore.open(Path(store_dir))
+        items += self_blended_videos(store, crop_size=crop_size, frames_per_video=frames_per_video, seed=seed,
+                                     degradations=degradations)
+        if animated:
+            items += animated_still_videos(store, crop_size=crop_size, frames_per_video=frames_per_video,
+                                           seed=seed, degradations=degradations)
     for directory, only_fakes in [*((d, False) for d in extracted), *((d, True) for d in fakes)]:
         folder = ExtractedCrops.open(Path(directory))
         if any(split == "" for split in folder.splits):
@@ -293,5 +355,5 @@ def load_held_out(
     return items
 
 
-__all__ = ["HeldOutItem", "extracted_items", "fit_ensemble", "load_held_out", "member_probabilities",
+__all__ = ["HeldOutItem", "animated_still_videos", "extracted_items", "fit_ensemble", "load_held_out", "member_probabilities",
            "self_blended_videos"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import cv2
 import numpy as np
 
 from facetrust._version import __version__
@@ -270,3 +271,38 @@ def prepare_crops(cfg: TrainConfig, *, progress: bool = False) -> CropStore:
     _replace_text(out / "recipe.json", json.dumps(recipe, indent=2))  # last: the store is complete
     logger.info("stored %d crops in %s (skipped: %s)", len(crops), out, skipped)
     return CropStore.open(out)
+
+
+def resize_store(source: Path, out: Path, store_size: int) -> CropStore:
+    """Write a copy of the crop store ``source`` at ``store_size`` px (area resampling, landmarks scaled).
+
+    The margin, the rows and the rest of the recipe stay the same, so a config with this ``crop_store_size``
+    (and the matching ``input_size``, e.g. 128 → 112 for a margin of 1.3) re-uses it instead of running the
+    face detector over every file again; the crops differ from freshly cut ones only by one resampling step."""
+    store = CropStore.open(source)
+    if not store.recipe:
+        raise FacetrustError(f"{source} has no recipe.json: prepare it with `facetrust train` first")
+    if not 16 <= store_size <= store.images.shape[1]:
+        raise FacetrustError(f"store_size must be in 16..{store.images.shape[1]} (the source's), got {store_size}")
+    scale = store_size / store.images.shape[1]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").unlink(missing_ok=True)
+    resized = np.stack([cv2.resize(np.asarray(image), (store_size, store_size), interpolation=cv2.INTER_AREA)
+                        for image in store.images])
+    _replace_file(out / "crops.npy", lambda handle: np.save(handle, resized))
+    rows = []
+    for row, landmarks in zip(store.rows, store.landmarks, strict=True):
+        # pixel centres: a point at x in the source is at (x + 0.5) * scale - 0.5 in the copy
+        points = (landmarks.astype(np.float64) + 0.5) * scale - 0.5
+        rows.append({**row, "landmarks": json.dumps([round(float(v), 2) for v in points.ravel()])})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=INDEX_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    _replace_text(out / "index.csv", text.getvalue())
+    if (source / "skipped.json").is_file():
+        _replace_text(out / "skipped.json", (source / "skipped.json").read_text(encoding="utf-8"))
+    _replace_text(out / "recipe.json", json.dumps({**store.recipe, "store_size": store_size}, indent=2))
+    logger.info("resized %d crops of %s to %d px in %s", len(rows), source, store_size, out)
+    return CropStore.open(out)
+

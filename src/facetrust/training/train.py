@@ -31,7 +31,7 @@ from facetrust.synthesis import DegradeConfig, SbiConfig
 from facetrust.training.augment import AugmentConfig, Augmenter, build_augmenter
 from facetrust.training.batches import LabelledSource, MixedBatches, PairSource, split_batch
 from facetrust.training.calibrate import binary_metrics, calibrate, calibrate_tracks, sigmoid
-from facetrust.training.clips import SelfBlendClips, video_clips
+from facetrust.training.clips import AnimatedStillClips, PairMix, SelfBlendClips, video_clips
 from facetrust.training.config import TrainConfig
 from facetrust.training.dataset import SelfBlendPairs
 from facetrust.training.distributed import Distributed, unwrap
@@ -277,11 +277,18 @@ def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, tra
     mean, std = _normalisation(cfg.architecture)
     rng = np.random.default_rng(seed)
     if cfg.is_clip:
-        clips = video_clips(store, indices, cfg.clip_length)
+        clips = video_clips(store, indices, cfg.clip_length, steps=cfg.clip_steps)
         if limit is not None and len(clips) > limit:
             clips = [clips[i] for i in np.sort(rng.choice(len(clips), limit, replace=False))]
-        return SelfBlendClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
-                              augment=augment)
+        blends = SelfBlendClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
+                                augment=augment)
+        if cfg.animate_share <= 0:
+            return blends
+        split = store.rows[int(indices[0])]["split"] if len(indices) else "train"
+        photos = store.indices(split, kind="image")  # stills of people of the same side of the split
+        animated = AnimatedStillClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train,
+                                      seed=seed, photos=photos, photo_share=cfg.animate_photo_share, augment=augment)
+        return PairMix([blends, animated], [1 - cfg.animate_share, cfg.animate_share], seed=seed, train=train)
     if limit is not None and len(indices) > limit:
         indices = np.sort(rng.choice(indices, limit, replace=False))
     return SelfBlendPairs(store, indices, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
@@ -348,10 +355,14 @@ def _held_out_scores(model: nn.Module, data: _Data, cfg: TrainConfig, device: to
             kinds = np.array(["video"] * len(real))
         else:
             kinds = np.array([store.rows[int(i)]["kind"] for i in pairs.indices])  # type: ignore[attr-defined]
+        fake_kind = np.array(["self-blended"] * len(fake))
+        if isinstance(pairs, PairMix):  # clips whose fake is an animated still: their own origin
+            fake_kind = np.array([("self-blended", "animated-still")[pairs.part_of(i)] for i in range(len(pairs))])
+        pair_origin = np.where(fake_kind == "animated-still", "animated_video", np.char.add("sbi_", kinds))
         logits += [real, fake]
         labels += [np.zeros(len(real)), np.ones(len(fake))]
-        origin += [np.char.add("sbi_", kinds)] * 2
-        methods += [np.array(["real"] * len(real)), np.array(["self-blended"] * len(fake))]
+        origin += [pair_origin] * 2
+        methods += [np.array(["real"] * len(real)), fake_kind]
     if data.real_fakes:
         labelled, item_labels, item_methods = _labelled_dataset(data.real_fakes, "val", cfg, train=False, seed=seed,
                                                                 augment=None, limit=2 * limit)
@@ -389,7 +400,8 @@ def track_calibration(model: nn.Module, data: _Data, cfg: TrainConfig, temperatu
         store = data.store
         pairs = _sbi_dataset(store, video_idx, cfg, train=False, seed=cfg.seed + 1, augment=None)
         real_logits, fake_logits = _predict_logits(model, DataLoader(pairs, **loader_args), device)
-        first = [c[0] for c in pairs.clips] if cfg.is_clip else pairs.indices  # type: ignore[attr-defined]
+        clips = pairs.parts[0].clips if isinstance(pairs, PairMix) else getattr(pairs, "clips", None)
+        first = [c[0] for c in clips] if cfg.is_clip else pairs.indices  # type: ignore[attr-defined,union-attr]
         paths = np.array([store.rows[int(i)]["path"] for i in first])
         for video in sorted(set(paths.tolist())):
             real_means.append(float(sigmoid(real_logits[paths == video] / temperature).mean()))
@@ -659,7 +671,7 @@ def _calibrate_and_save(model: nn.Module, data: _Data, cfg: TrainConfig, device:
         "holdout_items": {origin: int(np.sum(scores.origin == origin)) for origin in sorted(set(scores.origin))},
     }
     for origin, key in (("sbi_image", "holdout_image"), ("sbi_video", "holdout_video"),
-                        ("real_fakes", "holdout_real_fakes")):
+                        ("animated_video", "holdout_animated_video"), ("real_fakes", "holdout_real_fakes")):
         mask = scores.origin == origin
         if mask.any():
             metrics[key] = binary_metrics(probs[mask], scores.labels[mask], calibration.threshold)

@@ -21,35 +21,43 @@ DEFAULT_ENCODER = "mobilenetv3_small_100"
 
 class FrameEncoder(nn.Module):
     """A timm backbone cut after its last feature map (``features_only``): ``(N, 3, H, W)`` → ``(N, C, h, w)``
-    (channels first, whatever the backbone's own layout).
+    (channels first, whatever the backbone's own layout). ``whole=True`` keeps the classifier's trunk instead
+    (``forward_features``: for an EfficientNet, the blocks plus its 1×1 head conv), so ImageNet weights of the
+    frame classifier load into it as they are.
 
     ``feature_map`` is an identity module on that output: the Grad-CAM target of every clip model. Any timm
     model with ``features_only`` support works (CNNs directly; pass ``dynamic_img_size=True`` for ViT/Swin).
     Unknown or unsupported name → :class:`ConfigError`.
     """
 
-    def __init__(self, name: str = DEFAULT_ENCODER, **timm_kwargs: Any) -> None:
+    def __init__(self, name: str = DEFAULT_ENCODER, *, whole: bool = False, **timm_kwargs: Any) -> None:
         super().__init__()
         if not timm.is_model(name):
             close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise ConfigError(f"no timm model named {name!r} for the frame encoder.{hint}")
+        self.whole = whole
         try:
-            self.backbone = timm.create_model(
-                name, pretrained=False, features_only=True, out_indices=(-1,), **timm_kwargs
-            )
+            if whole:  # the classifier's own trunk, up to its last conv (an EfficientNet's 1280-channel head)
+                self.backbone = timm.create_model(name, pretrained=False, num_classes=0, global_pool="",
+                                                  **timm_kwargs)
+            else:
+                self.backbone = timm.create_model(
+                    name, pretrained=False, features_only=True, out_indices=(-1,), **timm_kwargs
+                )
         except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
             raise ConfigError(
                 f"timm model {name!r} cannot be a frame encoder (features_only): {exc}"
             ) from exc
         self.name = name
-        self.num_features: int = self.backbone.feature_info.channels()[-1]
+        self.num_features: int = (self.backbone.num_features if whole
+                                  else self.backbone.feature_info.channels()[-1])
         fmt = getattr(self.backbone, "output_fmt", "NCHW")
         self.channels_last = str(getattr(fmt, "value", fmt)) == "NHWC"
         self.feature_map = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        maps = self.backbone(x)[-1]
+        maps = self.backbone.forward_features(x) if self.whole else self.backbone(x)[-1]
         if self.channels_last:
             maps = maps.permute(0, 3, 1, 2)
         return self.feature_map(maps)

@@ -53,11 +53,12 @@ class RecurrentClipClassifier(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = True,
         pooling: Pooling = "mean",
+        whole_encoder: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in ("mean", "last", "attention"):
             raise ConfigError(f"pooling must be 'mean', 'last' or 'attention', got {pooling!r}")
-        self.encoder = FrameEncoder(encoder)
+        self.encoder = FrameEncoder(encoder, whole=whole_encoder)
         self.rnn = nn.LSTM(
             self.encoder.num_features,
             hidden_size,
@@ -240,6 +241,24 @@ def cnn_lstm_attention(
         bidirectional=False,
         pooling="attention",
     )
+
+
+@register_architecture(
+    "efficientnet_lite0_lstm",
+    family="cnn-rnn",
+    input="clip",
+    native_input_size=224,
+    gradcam_layer=_encoder_cam,
+    imagenet_init=True,
+    timm_name="tf_efficientnet_lite0",
+)
+def efficientnet_lite0_lstm(
+    num_outputs: int = 1, drop_rate: float = 0.2, *, hidden_size: int = 128
+) -> nn.Module:
+    """EfficientNet-Lite0 per frame (ImageNet, offline) → LSTM → attention pooling over frames → head."""
+    model = RecurrentClipClassifier(num_outputs, drop_rate, hidden_size=hidden_size, bidirectional=False,
+                                    pooling="attention", encoder="tf_efficientnet_lite0", whole_encoder=True)
+    return model
 
 
 @register_architecture(

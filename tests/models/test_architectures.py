@@ -21,16 +21,18 @@ from facetrust.models import (
 
 DOCUMENTED = [
     "cnn_bilstm", "cnn_lstm_attention", "cnn_transformer", "cross_attention", "custom_cnn", "densenet121",
-    "efficientnet_b0", "efficientnet_b3", "efficientnet_b4", "efficientnet_lite0", "efficientnet_lite0_lstm",
-    "efficientnet_lite1", "efficientnet_lite2", "mesonet4", "resnet50", "resnet50_lstm", "resnext50_32x4d", "resnext50_lstm",
+    "efficientnet_b0", "efficientnet_b3", "efficientnet_b4", "efficientnet_lite0", "efficientnet_lite0_diff_lstm",
+    "efficientnet_lite0_lstm", "efficientnet_lite1", "efficientnet_lite2", "mesonet4", "resnet50", "resnet50_lstm", "resnext50_32x4d", "resnext50_lstm",
     "swin_tiny", "vgg16", "vit_small", "xception",
 ]  # fmt: skip
-LITE = ["efficientnet_lite0", "efficientnet_lite0_lstm", "efficientnet_lite1", "efficientnet_lite2"]
+LITE = ["efficientnet_lite0", "efficientnet_lite0_diff_lstm", "efficientnet_lite0_lstm", "efficientnet_lite1",
+        "efficientnet_lite2"]
 CLIP = [
     "cnn_bilstm",
     "cnn_lstm_attention",
     "cnn_transformer",
     "cross_attention",
+    "efficientnet_lite0_diff_lstm",
     "efficientnet_lite0_lstm",
     "resnet50_lstm",
     "resnext50_lstm",
@@ -133,3 +135,14 @@ def test_unknown_architecture_suggests_close_names() -> None:
 def test_bad_head_arguments_are_config_errors(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         build_model("efficientnet_lite0", **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_difference_clip_model_sees_change_not_appearance() -> None:
+    torch.manual_seed(0)
+    model = build_model("efficientnet_lite0_diff_lstm").eval()
+    clip = torch.randn(2, 4, 3, 64, 64)
+    with torch.no_grad():
+        base = model(clip)
+        assert torch.allclose(model(clip + 0.7), base, atol=1e-5)  # the same change on another face: same answer
+        assert not torch.allclose(model(clip * 1.5), base, atol=1e-3)  # a different change: another answer
+        assert model(clip[:, :1]).shape == (2, 1)  # one frame: no change to see, still an answer

@@ -94,7 +94,8 @@ def test_forward_backward_and_gradcam_layer(info: ArchitectureInfo) -> None:
 
     activation, gradient = seen["activation"], seen.get("gradient")
     assert gradient is not None and gradient.abs().sum() > 0, "the Grad-CAM layer gets no gradient"
-    frames = 2 if info.input == "frame" else 2 * CLIP_LEN
+    # one map per frame; a model of frame differences has one per difference (T - 1 per clip)
+    frames = 2 if info.input == "frame" else 2 * (CLIP_LEN - 1 if getattr(model, "differences", False) else CLIP_LEN)
     assert activation.dim() == (3 if info.gradcam_layout == "NLC" else 4)
     assert activation.shape[0] == frames
 

@@ -293,8 +293,11 @@ def models() -> None:
 
     zoo = Table(title="architectures to train (facetrust train ... architecture=NAME)")
     zoo.add_column("name", no_wrap=True)
-    for column in ("input", "native px", "params", "initialisation", "timm model"):
-        zoo.add_column(column)
+    zoo.add_column("input")
+    zoo.add_column("px")  # native input size
+    zoo.add_column("params", no_wrap=True)
+    zoo.add_column("init", no_wrap=True)  # "ImageNet" / "scratch": never cut short
+    zoo.add_column("timm model", overflow="fold")
     for arch in list_architectures():
         zoo.add_row(escape(arch.name), arch.input, str(arch.native_input_size),
                     f"{arch.params / 1e6:.2f} M", "ImageNet" if arch.imagenet_init else "scratch",

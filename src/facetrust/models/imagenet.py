@@ -34,6 +34,7 @@ IMAGENET_PACKAGES: dict[str, tuple[str, str]] = {
 
 IMAGENET_BACKBONES: dict[str, tuple[str, Callable[[nn.Module], nn.Module]]] = {
     "efficientnet_lite0_lstm": ("efficientnet_lite0", lambda model: model.encoder.backbone),
+    "efficientnet_lite0_diff_lstm": ("efficientnet_lite0", lambda model: model.encoder.backbone),
 }
 """clip architecture → (frame architecture whose ImageNet weights it runs on every frame, the sub-module that
 takes them)."""

@@ -54,10 +54,12 @@ class RecurrentClipClassifier(nn.Module):
         bidirectional: bool = True,
         pooling: Pooling = "mean",
         whole_encoder: bool = False,
+        differences: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in ("mean", "last", "attention"):
             raise ConfigError(f"pooling must be 'mean', 'last' or 'attention', got {pooling!r}")
+        self.differences = differences  # encode x[t] - x[t-1] (T - 1 steps): change, not appearance
         self.encoder = FrameEncoder(encoder, whole=whole_encoder)
         self.rnn = nn.LSTM(
             self.encoder.num_features,
@@ -82,6 +84,9 @@ class RecurrentClipClassifier(nn.Module):
             raise ConfigError(
                 f"return_attention needs pooling='attention', this model pools by {self.pooling!r}"
             )
+        if self.differences:
+            split_clip(x)  # the shape check
+            x = x[:, 1:] - x[:, :-1] if x.shape[1] > 1 else torch.zeros_like(x)
         frames, batch, length = split_clip(x)
         features = self.encoder(frames).mean(dim=(2, 3)).view(batch, length, -1)
         seq, (h_n, _) = self.rnn(features)
@@ -256,9 +261,32 @@ def efficientnet_lite0_lstm(
     num_outputs: int = 1, drop_rate: float = 0.2, *, hidden_size: int = 128
 ) -> nn.Module:
     """EfficientNet-Lite0 per frame (ImageNet, offline) → LSTM → attention pooling over frames → head."""
-    model = RecurrentClipClassifier(num_outputs, drop_rate, hidden_size=hidden_size, bidirectional=False,
-                                    pooling="attention", encoder="tf_efficientnet_lite0", whole_encoder=True)
-    return model
+    return _lite0_lstm(num_outputs, drop_rate, hidden_size, differences=False)
+
+
+@register_architecture(
+    "efficientnet_lite0_diff_lstm",
+    family="cnn-rnn",
+    input="clip",
+    native_input_size=224,
+    gradcam_layer=_encoder_cam,
+    imagenet_init=True,
+    timm_name="tf_efficientnet_lite0",
+)
+def efficientnet_lite0_diff_lstm(
+    num_outputs: int = 1, drop_rate: float = 0.2, *, hidden_size: int = 128
+) -> nn.Module:
+    """EfficientNet-Lite0 (ImageNet, offline) on the differences of consecutive frames → LSTM → attention:
+    sees how a face changes, not what it looks like (T frames give T - 1 steps, and T - 1 Grad-CAM maps per
+    clip, one per difference; one frame gives a single step of zeros)."""
+    return _lite0_lstm(num_outputs, drop_rate, hidden_size, differences=True)
+
+
+def _lite0_lstm(num_outputs: int, drop_rate: float, hidden_size: int, *, differences: bool) -> nn.Module:
+    """The Lite0 clip models: the whole ImageNet-initialisable Lite0 trunk per step, one LSTM, attention."""
+    return RecurrentClipClassifier(num_outputs, drop_rate, hidden_size=hidden_size, bidirectional=False,
+                                   pooling="attention", encoder="tf_efficientnet_lite0", whole_encoder=True,
+                                   differences=differences)
 
 
 @register_architecture(

@@ -35,6 +35,7 @@ BAD_VALUES = [
     ("animate_share", "1.5", "in \\[0, 1\\]"),
     ("animate_photo_share", "-0.1", "in \\[0, 1\\]"),
     ("clip_steps", "[0]", "a non-empty list of frame steps >= 1"),
+    ("train_seed", "-1", ">= 0 or null"),
 ]
 
 
@@ -89,3 +90,9 @@ def test_bad_values_stop_train_before_any_data_is_read(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", str(config), "epochs=1", "architecture=effnet_lite0"])
     assert result.exit_code == 2 and "efficientnet_lite0" in result.output
     assert not (tmp_path / "cache").exists()
+
+
+def test_train_seed_draws_the_training_stream_but_keeps_the_split_seed() -> None:
+    assert TrainConfig().stream_seed == 0
+    config = TrainConfig(seed=3, train_seed=7)
+    assert (config.seed, config.stream_seed) == (3, 7)

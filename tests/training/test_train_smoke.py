@@ -52,6 +52,13 @@ def test_train_tiny_config_end_to_end(tmp_path: Path, media_dir: Path) -> None:
     # another identity split would leak held-out identities into training: refused before any step
     result = CliRunner().invoke(app, [*stage2, "seed=1", f"cache_dir={tmp_path / 'cache1'}"])
     assert result.exit_code == 2 and "identity split" in result.output
+    # another training draw (train_seed) keeps the identity split: accepted, other weights, same held-out items
+    result = CliRunner().invoke(app, [*stage2, "train_seed=1", f"output_dir={tmp_path / 'out3'}"])
+    assert result.exit_code == 0, result.output
+    third = json.loads((tmp_path / "out3" / "tiny_sbi.json").read_text())
+    assert third["sha256"] not in (spec["sha256"], second["sha256"])
+    held_out = [json.loads((tmp_path / out / "metrics.json").read_text())["holdout_all"] for out in ("out2", "out3")]
+    assert held_out[0]["n_real"] == held_out[1]["n_real"] and held_out[0]["n_fake"] == held_out[1]["n_fake"]
     # a spec of another architecture or input size does not fit
     result = CliRunner().invoke(app, [*stage2, "input_size=72"])
     assert result.exit_code == 2 and "input_size" in result.output

@@ -68,7 +68,9 @@ class TrainConfig:
     val_pairs: int = 200  # held-out (real, self-blended) pairs, plus up to as many real-fake crops, per validation
     early_stopping_patience: int = 0  # stop after this many validations without improvement (0 = never)
     restore_best: bool = False  # end with the weights of the best validation loss instead of the last ones
-    seed: int = 0
+    seed: int = 0  # identity split, held-out sampling and (unless train_seed is set) everything else
+    train_seed: int | None = None  # initialisation, batch order, blends and augmentation (None = seed); runs that
+    # differ only in train_seed are measured on the same held-out identities and items (seed variance)
     num_workers: int = 2
     threads: int = 0  # torch threads (0 = torch default)
     device: str = "auto"
@@ -110,6 +112,7 @@ class TrainConfig:
         _require("warmup_steps", self.warmup_steps, self.warmup_steps >= 0, ">= 0")
         _require("grad_clip", self.grad_clip, self.grad_clip > 0, "> 0")
         _require("seed", self.seed, self.seed >= 0, ">= 0")
+        _require("train_seed", self.train_seed, self.train_seed is None or self.train_seed >= 0, ">= 0 or null")
         _require("max_steps", self.max_steps, self.max_steps >= 0, ">= 0 (0 = no limit)")
         _require("pause_after_minutes", self.pause_after_minutes, self.pause_after_minutes >= 0, ">= 0 (0 = never)")
         _require("checkpoint_every_steps", self.checkpoint_every_steps, self.checkpoint_every_steps >= 0, ">= 0")
@@ -156,6 +159,11 @@ class TrainConfig:
                 f"frozen_blocks={self.frozen_blocks} applies to EfficientNet frame models; {self.architecture!r} "
                 "is a clip model: set frozen_blocks=0"
             )
+
+    @property
+    def stream_seed(self) -> int:
+        """The seed of what training draws (``train_seed``, else ``seed``)."""
+        return self.seed if self.train_seed is None else self.train_seed
 
     @property
     def is_clip(self) -> bool:

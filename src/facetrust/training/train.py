@@ -304,8 +304,8 @@ def _training_data(cfg: TrainConfig, store: CropStore | None, folders: list[Extr
     counts: dict[str, int] = {}
     pair_source = labelled_source = None
     if store is not None:
-        sbi_train = _sbi_dataset(store, store.indices("train"), cfg, train=True, seed=cfg.seed, augment=augment)
-        pair_source = PairSource(sbi_train, pairs_per_step, seed=cfg.seed, num_workers=cfg.num_workers,
+        sbi_train = _sbi_dataset(store, store.indices("train"), cfg, train=True, seed=cfg.stream_seed, augment=augment)
+        pair_source = PairSource(sbi_train, pairs_per_step, seed=cfg.stream_seed, num_workers=cfg.num_workers,
                                  shard=world.shard)
         train_sets.append(sbi_train)
         counts["sbi_train"] = len(sbi_train)  # type: ignore[arg-type]
@@ -316,12 +316,12 @@ def _training_data(cfg: TrainConfig, store: CropStore | None, folders: list[Extr
                 f"{pairs_per_step} pairs per step on {world.world} process(es); add data or lower batch_size"
             )
     if folders:
-        labelled, labels, methods = _labelled_dataset(folders, "train", cfg, train=True, seed=cfg.seed,
+        labelled, labels, methods = _labelled_dataset(folders, "train", cfg, train=True, seed=cfg.stream_seed,
                                                       augment=augment)
         if len(labelled) == 0:
             raise ConfigError(f"real_fakes: no 'train' split rows in {', '.join(str(f.directory) for f in folders)}")
         weights = balanced_weights(labels, methods) if cfg.balanced_sampling else None
-        labelled_source = LabelledSource(labelled, labelled_per_step, seed=cfg.seed, num_workers=cfg.num_workers,
+        labelled_source = LabelledSource(labelled, labelled_per_step, seed=cfg.stream_seed, num_workers=cfg.num_workers,
                                          shard=world.shard, weights=weights)
         train_sets.extend(getattr(labelled, "datasets", []))
         counts["real_fakes_train"] = len(labelled)
@@ -472,8 +472,8 @@ def train(cfg: TrainConfig, *, command: str = "", on_step: ProgressCallback | No
 
 def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, tracker: Tracker,
            world: Distributed) -> DetectorSpec:
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.stream_seed)
+    np.random.seed(cfg.stream_seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = world.device(select_device(None if cfg.device == "auto" else cfg.device))
@@ -494,7 +494,7 @@ def _train(cfg: TrainConfig, *, command: str, on_step: ProgressCallback | None, 
 
     # a warm start continues the data stream: new blend/degradation draws and a new shuffling order
     epoch_base = math.ceil(float(init.get("epochs_run") or 0))
-    torch.manual_seed(cfg.seed + epoch_base)
+    torch.manual_seed(cfg.stream_seed + epoch_base)
     frozen = _freeze_early_layers(model, cfg.frozen_blocks)
     model = model.to(device)
     if not cfg.is_clip:

@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 # torch/torchvision are pinned first so the resolver never reaches for a newer CUDA build online
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test install install-dev lint bench train clean eval-dev
+.PHONY: demo test install install-dev lint bench train clean eval-dev eval-unseen
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,10 @@ eval-dev: $(VENV)/.installed-dev
 	$(CARD) $(CARD_WEIGHTS)/blend_wholeface.json $(CARD_WEIGHTS)/records/blend_wholeface.fit.json \
 		--dev runs/dev.json --dev-label "$(DEV)" --bench $(CARD_WEIGHTS)/records/bench_blend_wholeface.json \
 		--out $(CARD_WEIGHTS)/blend_wholeface.md
+
+# Issue 12 §1: score detectors on the eleven generators of ../shared/data/labelled that no model trained on
+# (and dev, as a sanity check). Faces are scanned once into data_cache/eval_scans (about 5 minutes the first
+# time on 2 cores), then every detector is scored from the cache. DETECTORS: names or spec .json files.
+DETECTORS ?= default sbi_effnet_lite0 wholeface_lite0
+eval-unseen: $(VENV)/.installed-dev
+	$(PY) scripts/eval_unseen.py $(foreach d,$(DETECTORS),--detector $(d))

@@ -57,6 +57,7 @@ def analyze(
     sampling: str = "uniform",
     every: int = 1,
     per_second: float = 1.0,
+    runtime: str = "auto",
 ) -> Report:
     """Analyse one image or video and say whether its faces look altered.
 
@@ -70,6 +71,8 @@ def analyze(
         face_detector: name of the face detector (``"mtcnn"``).
         sampling: ``"uniform"`` (``frames`` evenly spaced frames), ``"stride"`` (every ``every``-th frame) or
             ``"per_second"`` (``per_second`` frames per second); stride and per-second are capped at 300 frames.
+        runtime: ``"auto"`` (onnxruntime when the detector ships ONNX graphs and no GPU is asked for, else
+            PyTorch), ``"onnx"`` or ``"torch"``.
 
     Returns:
         A :class:`Report` with ``verdict`` (REAL / FAKE / UNCERTAIN / NO_FACE), ``fake_probability`` and
@@ -80,21 +83,30 @@ def analyze(
         UnknownNameError: no detector or face detector of that name.
         WeightsError: the detector's weights are missing or altered.
     """
+    from facetrust.engine import check_runtime
     from facetrust.pipeline import PipelineOptions, get_pipeline
 
-    pipeline = get_pipeline(detector, device, face_detector)
+    if not isinstance(source, str | os.PathLike | np.ndarray):
+        raise InputError(f"source must be a path or an RGB uint8 array, got {type(source).__name__}")
+    if not isinstance(source, np.ndarray):
+        from facetrust.media.probe import resolve_path
+
+        resolve_path(source)  # a missing, unreadable or empty file is refused before any model loads
+    pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))
     options = PipelineOptions(
         frames=frames, sampling=sampling, every=every, per_second=per_second, threshold=threshold
     )
     return pipeline.analyze(source, options)
 
 
-def load_detector(name: str = "default", *, device: str | None = None) -> Detector | EnsembleDetector:
+def load_detector(name: str = "default", *, device: str | None = None, runtime: str = "auto") -> Detector | EnsembleDetector:
     """Load a deepfake detector by name (see :func:`list_detectors`): a single detector, or an ensemble (the
-    default is one) that scores like one and also tells what each member saw."""
+    default is one) that scores like one and also tells what each member saw. ``runtime``: ``"auto"``,
+    ``"onnx"`` (onnxruntime, no torch) or ``"torch"``."""
+    from facetrust.engine import check_runtime
     from facetrust.pipeline import get_detector
 
-    return get_detector(name, device)
+    return get_detector(name, device, check_runtime(runtime))
 
 
 def list_detectors() -> list[DetectorInfo]:

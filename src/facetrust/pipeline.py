@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,10 +17,13 @@ from facetrust.errors import ConfigError
 from facetrust.faces import FaceDetector, create_face_detector, crop_face, link_tracks
 from facetrust.frames import sample_times
 from facetrust.media import open_media
-from facetrust.models import Detector, EnsembleDetector, create_detector
+from facetrust.models.ensemble import EnsembleDetector
 from facetrust.report import FrameScore, MemberScore, PersonReport, Report
 from facetrust.types import CropSpec, FaceBox, FaceTrack, MediaInfo, TrackingResult
 from facetrust.verdict import DecisionRule, PersonVerdict, decide, suspicious_spans
+
+if TYPE_CHECKING:
+    from facetrust.models import Detector
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +112,7 @@ def scan_faces(
 class Pipeline:
     """A loaded face detector + deepfake detector, ready to analyse many files."""
 
-    def __init__(self, detector: Detector, face_detector: FaceDetector) -> None:
+    def __init__(self, detector: Detector | EnsembleDetector | Any, face_detector: FaceDetector) -> None:
         self.detector = detector
         self.face_detector = face_detector
 
@@ -117,14 +121,28 @@ class Pipeline:
         options = options or PipelineOptions()
         if not 1 <= options.frames <= MAX_FRAMES:
             raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
+        started = time.perf_counter()
+        scan = scan_faces(source, self.face_detector, self.detector.spec.crop, options)
+        return self.report_from_scan(scan, options, path=None if isinstance(source, np.ndarray) else str(source),
+                                     started=started)
+
+    def report_from_scan(
+        self, scan: FaceScan, options: PipelineOptions | None = None, *, path: str | None = None,
+        started: float | None = None,
+    ) -> Report:
+        """Score the faces of a finished :func:`scan_faces` and decide: the second half of :meth:`analyze`.
+
+        Evaluations that score many detectors on the same media scan each file once and call this for each
+        detector; the report is the one :meth:`analyze` gives for the same scan."""
+        options = options or PipelineOptions()
+        started = time.perf_counter() if started is None else started
         spec = self.detector.spec
         rule = DecisionRule.from_spec(spec.threshold, spec.uncertain_band, options.threshold)
         track_rule = None
         if spec.track_threshold is not None and spec.track_uncertain_band is not None:
             track_rule = DecisionRule.from_spec(spec.track_threshold, spec.track_uncertain_band, options.threshold)
-        started = time.perf_counter()
-        scan = scan_faces(source, self.face_detector, spec.crop, options)
-        info, sampled, crops, tracking, timings = scan.info, scan.sampled, scan.crops, scan.tracking, scan.timings
+        info, sampled, crops, tracking = scan.info, scan.sampled, scan.crops, scan.tracking
+        timings = dict(scan.timings)
         frame_indices, failures = scan.frame_indices, scan.decode_failures
 
         mark = time.perf_counter()
@@ -161,7 +179,7 @@ class Pipeline:
         if failures:
             warnings.append(f"{failures} sampled frame(s) could not be decoded and were skipped")
         return Report(
-            path=None if isinstance(source, np.ndarray) else str(source),
+            path=path,
             media_kind=info.kind,
             verdict=label,
             fake_probability=None if fake_probability is None else round(fake_probability, 4),
@@ -234,12 +252,16 @@ def _member_scores(
 
 
 @functools.lru_cache(maxsize=4)
-def get_detector(name: str = "default", device: str | None = None) -> Detector | EnsembleDetector:
-    """A cached deepfake detector, shared by :func:`get_pipeline` and ``facetrust.load_detector``."""
-    return create_detector(name, device=device)
+def get_detector(name: str = "default", device: str | None = None, runtime: str = "auto") -> Any:
+    """A cached deepfake detector (on onnxruntime or torch, see :mod:`facetrust.engine`), shared by
+    :func:`get_pipeline` and ``facetrust.load_detector``."""
+    from facetrust.engine import load_detector
+
+    return load_detector(name, runtime=runtime, device=device)
 
 
 @functools.lru_cache(maxsize=4)
-def get_pipeline(detector: str = "default", device: str | None = None, face_detector: str = "mtcnn") -> Pipeline:
+def get_pipeline(detector: str = "default", device: str | None = None, face_detector: str = "mtcnn",
+                 runtime: str = "auto") -> Pipeline:
     """A cached :class:`Pipeline`, so analysing many files loads the models once."""
-    return Pipeline(get_detector(detector, device), create_face_detector(face_detector))
+    return Pipeline(get_detector(detector, device, runtime), create_face_detector(face_detector))

@@ -15,7 +15,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import facetrust
-import facetrust.cli.main as cli
+import facetrust.cli.analyse as cli
+import facetrust.cli.common as cli_common
 from facetrust.cli.main import app
 
 runner = CliRunner()
@@ -196,9 +197,13 @@ def test_bracketed_names_print_intact_and_do_not_stop_the_batch(tmp_path: Path, 
 def test_results_on_stdout_progress_and_summary_on_stderr(folder: Path, tiny_detector: Path,
                                                           monkeypatch: pytest.MonkeyPatch, both_terminals: bool) -> None:
     # stderr a terminal, so the progress bar is drawn; stdout a terminal too, or redirected to a file
-    monkeypatch.setattr(cli, "err", Console(stderr=True, force_terminal=True, width=120, highlight=False, emoji=False))
+    err = Console(stderr=True, force_terminal=True, width=120, highlight=False, emoji=False)
+    for module in (cli, cli_common):  # detect draws the bar; the shared result printer checks both consoles
+        monkeypatch.setattr(module, "err", err)
     if both_terminals:
-        monkeypatch.setattr(cli, "out", Console(force_terminal=True, soft_wrap=True, emoji=False, highlight=False))
+        out = Console(force_terminal=True, soft_wrap=True, emoji=False, highlight=False)
+        for module in (cli, cli_common):
+            monkeypatch.setattr(module, "out", out)
     result = run("detect", str(folder), "--detector", str(tiny_detector), "--frames", "2")
     assert result.exit_code == 1, result.output
     stdout, stderr = (re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text) for text in (result.stdout, result.stderr))

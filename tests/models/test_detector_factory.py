@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import facetrust.models.catalog as catalog
 import facetrust.models.factory as factory
 from facetrust.errors import ConfigError, UnknownNameError, WeightsError
 from facetrust.models import (
@@ -30,7 +31,7 @@ def alias_to_tiny(monkeypatch: pytest.MonkeyPatch) -> None:
 def bundled_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Point the bundled weights directory at a path that does not exist yet."""
     directory = tmp_path / "bundled"
-    monkeypatch.setattr(factory, "BUNDLED_WEIGHTS_DIR", directory)
+    monkeypatch.setattr(catalog, "BUNDLED_WEIGHTS_DIR", directory)
     return directory
 
 
@@ -122,7 +123,7 @@ def test_list_detectors(weights_dir: Path, alias_to_tiny: None, bundled_dir: Pat
 
 
 def test_list_detectors_marks_bundled_ones(weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(factory, "BUNDLED_WEIGHTS_DIR", weights_dir)
+    monkeypatch.setattr(catalog, "BUNDLED_WEIGHTS_DIR", weights_dir)
     assert [i.bundled for i in list_detectors()] == [True]
     detector = create_detector("tiny", device="cpu")
     assert isinstance(detector, Detector)

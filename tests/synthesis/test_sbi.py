@@ -57,3 +57,61 @@ def test_degrade_keeps_shape_and_sometimes_changes_pixels(face_image: np.ndarray
     outputs = [degrade(face_image, rng) for _ in range(8)]
     assert all(o.shape == face_image.shape and o.dtype == np.uint8 for o in outputs)
     assert any(not np.array_equal(o, face_image) for o in outputs)
+
+
+def test_lower_face_mask_covers_the_mouth_and_chin_but_not_the_eyes() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        mask = face_hull_mask((256, 256), LANDMARKS, rng, region="lower")
+        assert mask[172, 128] > 0.5  # between the mouth corners
+        assert mask[110, 100] == 0 and mask[110, 156] == 0  # the eyes stay untouched
+        assert mask[:90].max() == 0  # nothing above the brows
+
+
+def test_unknown_mask_region_is_a_config_error() -> None:
+    from facetrust.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="region"):
+        face_hull_mask((256, 256), LANDMARKS, np.random.default_rng(0), region="mouth")
+
+
+def test_lower_face_blends_leave_the_upper_face_untouched(face_image: np.ndarray) -> None:
+    rng = np.random.default_rng(8)
+    cfg = SbiConfig(lower_face_share=1.0, blend_ratios=(1.0,))
+    for _ in range(6):
+        real, fake, mask = self_blend(face_image, LANDMARKS, rng, cfg)
+        diff = np.abs(fake.astype(int) - real.astype(int)).sum(axis=2)
+        assert diff[:100].max() == 0  # eyes and brows are the real pixels
+        assert diff[mask > 0.9].mean() > 1
+
+
+def test_resampled_source_loses_fine_detail_inside_the_mask() -> None:
+    # a fine checkerboard: down- then up-sampling wipes it out, so the blended region is smoother than the rest
+    board = (np.indices((256, 256)).sum(axis=0) % 2 * 160 + 40).astype(np.uint8)
+    image = np.repeat(board[..., None], 3, axis=2)
+    cfg = SbiConfig(resample_share=1.0, resample_range=(0.25, 0.3), blend_ratios=(1.0,))
+    rng = np.random.default_rng(9)
+    real, fake, mask = self_blend(image, LANDMARKS, rng, cfg)
+    inside = mask > 0.95
+
+    def detail(picture: np.ndarray) -> float:
+        grey = picture.astype(float).mean(axis=2)
+        return float(np.abs(np.diff(grey, axis=1))[inside[:, 1:]].mean())
+
+    assert detail(fake) < 0.5 * detail(real)
+
+
+def test_families_off_keep_the_classic_random_stream(face_image: np.ndarray) -> None:
+    # recipes written before the families existed must draw exactly the same blends
+    _, a, _ = self_blend(face_image, LANDMARKS, np.random.default_rng(5))
+    _, b, _ = self_blend(face_image, LANDMARKS, np.random.default_rng(5), SbiConfig(lower_face_share=0.0))
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs", [{"lower_face_share": 1.5}, {"resample_share": -0.1},
+                                    {"resample_range": (0.0, 0.5)}, {"resample_range": (0.6, 0.4)}])
+def test_family_settings_are_checked(kwargs: dict) -> None:
+    from facetrust.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        SbiConfig(**kwargs)

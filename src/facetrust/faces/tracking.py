@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from facetrust.errors import ConfigError, InputError
 from facetrust.types import FaceBox, FaceObservation, FaceTrack, TrackingResult
@@ -77,6 +76,8 @@ def link_tracks(
         matches: dict[int, FaceTrack] = {}
         if active:
             cost = _cost_matrix(kept, [t.observations[-1].face for t in active], max_center_distance, min_iou)
+            from scipy.optimize import linear_sum_assignment  # scipy.optimize costs 0.3 s to import
+
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols, strict=True):
                 if cost[r, c] < _NO_MATCH:

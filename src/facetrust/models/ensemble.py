@@ -22,14 +22,15 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from facetrust.errors import ConfigError, WeightsError
-from facetrust.scoring.runner import Crops
 from facetrust.types import CropSpec, DetectorSpec
+
+if TYPE_CHECKING:
+    from facetrust.scoring.runner import Crops
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +214,7 @@ class EnsembleDetector:
             raise ConfigError(f"ensemble {spec.name!r}: members sit on different devices {sorted(devices)}")
         self.ensemble = spec
         self.members = list(members)
-        self.device: torch.device = members[0].device
+        self.device: Any = members[0].device  # a torch.device, or the ONNX engine's CPU device
         margin, align = crops.pop()
         size = max(m.spec.input_size for m in members)
         digest = hashlib.sha256(ensemble_to_json(spec).encode("utf-8"))

@@ -5,35 +5,29 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from facetrust.errors import ConfigError, UnknownNameError, WeightsError
+from facetrust.errors import ConfigError
 from facetrust.models.architectures import ARCHITECTURES, architecture_info, list_architectures
-from facetrust.models.ensemble import EnsembleDetector, is_ensemble_file, load_ensemble, read_ensemble
+from facetrust.models.catalog import (
+    BUNDLED_WEIGHTS_DIR,
+    DEFAULT_DETECTOR,
+    DETECTOR_ALIASES,
+    DetectorInfo,
+    list_detectors,
+    resolve_detector,
+)
+from facetrust.models.ensemble import EnsembleDetector, is_ensemble_file, load_ensemble
 from facetrust.models.imagenet import load_imagenet_weights
-from facetrust.models.weights import load_detector_files, read_spec, spec_paths
+from facetrust.models.weights import load_detector_files
 from facetrust.scoring.runner import ClipScoreRunner, Crops, ScoreRunner, select_device
 from facetrust.types import DetectorSpec
 
 logger = logging.getLogger(__name__)
-
-BUNDLED_WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
-"""src/facetrust/weights/: ``<name>.json`` specs beside ``<name>.safetensors`` weights."""
-
-DEFAULT_DETECTOR = "blend_wholeface"
-"""Name of the bundled detector that ``"default"`` resolves to."""
-
-DETECTOR_ALIASES: dict[str, str] = {"default": DEFAULT_DETECTOR}
-
-TRAIN_COMMAND = "facetrust train configs/default_detector.yaml"
-"""How the bundled blend detector is produced; quoted when weights are missing (the whole-face member and
-the default ensemble: docs/detection-quality.md §7–§8)."""
-
 
 def build_model(
     architecture: str, *, num_outputs: int = 1, imagenet: bool = False, drop_rate: float = 0.2
@@ -53,18 +47,6 @@ def build_model(
     if imagenet:
         load_imagenet_weights(model, architecture)
     return model
-
-
-@dataclass(frozen=True)
-class DetectorInfo:
-    """One row of :func:`list_detectors`."""
-
-    name: str
-    architecture: str
-    input_size: int
-    bundled: bool
-    description: str
-    sha256: str | None
 
 
 class Detector:
@@ -115,99 +97,6 @@ class Detector:
             f"Detector(name={self.spec.name!r}, architecture={self.spec.architecture!r}, "
             f"input_size={self.spec.input_size}{clips}, device={str(self.device)!r})"
         )
-
-
-def _specs_in(directory: Path) -> dict[str, Path]:
-    return {path.stem: path for path in spec_paths(directory)}
-
-
-def _is_bundled(directory: Path) -> bool:
-    try:
-        return directory.resolve() == BUNDLED_WEIGHTS_DIR.resolve()
-    except OSError:
-        return False
-
-
-def _describe(spec: DetectorSpec) -> str:
-    text = spec.provenance.get("description")
-    if isinstance(text, str) and text:
-        return text
-    head = "1 fake logit" if spec.num_outputs == 1 else "2-way softmax"
-    clips = f", {spec.clip_length}-frame clips" if spec.clip_length is not None else ""
-    return f"{spec.architecture} at {spec.input_size} px{clips}, {head}"
-
-
-def list_detectors(*, weights_dir: Path | None = None) -> list[DetectorInfo]:
-    """Every detector spec in the bundled weights directory (or ``weights_dir``), then the aliases.
-
-    An absent or empty directory gives ``[]``; an unreadable spec is skipped with a warning. Aliases are
-    listed (description ``"alias of '<name>'"``) only when their target is present.
-    """
-    directory = Path(weights_dir) if weights_dir is not None else BUNDLED_WEIGHTS_DIR
-    bundled = _is_bundled(directory)
-    infos: dict[str, DetectorInfo] = {}
-    for name, path in _specs_in(directory).items():
-        if is_ensemble_file(path):
-            try:
-                ensemble = read_ensemble(path)
-            except WeightsError as exc:
-                logger.warning("skipping ensemble %s: %s", path, exc)
-                continue
-            description = ensemble.description or f"{ensemble.method} ensemble of {', '.join(ensemble.members)}"
-            infos[name] = DetectorInfo(name, "ensemble", 0, bundled, description, None)
-            continue
-        try:
-            spec = read_spec(path)
-        except WeightsError as exc:
-            logger.warning("skipping detector spec %s: %s", path, exc)
-            continue
-        if spec.name != name:
-            logger.warning("detector spec %s declares name %r; listed under its file name", path, spec.name)
-        infos[name] = DetectorInfo(
-            name, spec.architecture, spec.input_size, bundled, _describe(spec), spec.sha256
-        )
-    aliases = [
-        DetectorInfo(
-            alias, info.architecture, info.input_size, info.bundled, f"alias of {target!r}", info.sha256
-        )
-        for alias, target in sorted(DETECTOR_ALIASES.items())
-        if (info := infos.get(target)) is not None and alias not in infos
-    ]
-    return [infos[name] for name in sorted(infos)] + aliases
-
-
-def _missing_weights_message(directory: Path) -> str:
-    return (
-        f"no detector weights found in {directory}: the bundled detector weights are missing (they are "
-        "trained, not downloaded, and this checkout does not include them). Train the blend detector with "
-        f"`{TRAIN_COMMAND}` (or `make train`; the whole-face member and the default ensemble: "
-        "docs/detection-quality.md) and save it there with "
-        f"facetrust.models.save_detector(model, spec, {str(directory)!r}); "
-        "or pass weights_dir=... or the path of a detector .json spec."
-    )
-
-
-def resolve_detector(name: str | os.PathLike[str], *, weights_dir: Path | None = None) -> Path:
-    """The spec file for ``name``: an alias, a spec name in the weights directory, or a path to a .json spec."""
-    text = os.fspath(name)
-    if isinstance(name, os.PathLike) or text.endswith(".json") or "/" in text or os.sep in text:
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise WeightsError(f"detector spec file not found: {path}")
-        return path
-    directory = Path(weights_dir) if weights_dir is not None else BUNDLED_WEIGHTS_DIR
-    specs = _specs_in(directory)
-    target = DETECTOR_ALIASES.get(text, text)
-    if target in specs:
-        return specs[target]
-    if not specs and (text in DETECTOR_ALIASES or text in DETECTOR_ALIASES.values()):
-        raise WeightsError(_missing_weights_message(directory))
-    if text in DETECTOR_ALIASES:
-        raise WeightsError(
-            f"detector {text!r} resolves to {target!r}, which is not in {directory} "
-            f"(found: {', '.join(sorted(specs))})"
-        )
-    raise UnknownNameError("detector", text, [*specs, *DETECTOR_ALIASES])
 
 
 def create_detector(

@@ -15,17 +15,23 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
-from facetrust.errors import ConfigError, InputError, WeightsError
+from facetrust.errors import ConfigError, WeightsError
+from facetrust.scoring.crops import (
+    Crops,
+    as_crop_list,
+    check_crop,
+    logits_to_probabilities,
+    resize_crop,
+    track_lists,
+)
 from facetrust.types import DetectorSpec
 
 logger = logging.getLogger(__name__)
 
-Crops = np.ndarray | Sequence[np.ndarray]
 _DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
@@ -64,35 +70,6 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     return resolved
 
 
-def _as_crop_list(crops: Crops) -> list[np.ndarray]:
-    if isinstance(crops, np.ndarray):
-        if crops.ndim != 4:
-            raise InputError(
-                f"crops must be an (N, H, W, 3) array or a sequence of (H, W, 3) arrays, got shape {crops.shape}"
-                + ("; wrap a single crop as crops[None]" if crops.ndim == 3 else "")
-            )
-        return list(crops)
-    return list(crops)
-
-
-def _check_crop(crop: np.ndarray, index: int) -> None:
-    if not isinstance(crop, np.ndarray):
-        raise InputError(f"crop {index} is a {type(crop).__name__}, expected a numpy array")
-    if crop.dtype != np.uint8:
-        raise InputError(f"crop {index} has dtype {crop.dtype}, expected uint8 RGB in [0, 255]")
-    if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] < 1 or crop.shape[1] < 1:
-        raise InputError(f"crop {index} has shape {crop.shape}, expected (H, W, 3) RGB")
-
-
-def resize_crop(crop: np.ndarray, size: int) -> np.ndarray:
-    """Resize a uint8 crop to ``size`` x ``size``: INTER_AREA when shrinking both sides, LINEAR otherwise."""
-    h, w = crop.shape[:2]
-    if (h, w) == (size, size):
-        return crop
-    interpolation = cv2.INTER_AREA if h >= size and w >= size else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=interpolation)
-
-
 def clip_windows(length: int, clip_length: int) -> list[np.ndarray]:
     """The windows that score a track of ``length`` crops with a clip model of ``clip_length`` (T) frames.
 
@@ -113,18 +90,6 @@ def clip_windows(length: int, clip_length: int) -> list[np.ndarray]:
     if starts[-1] != length - clip_length:
         starts.append(length - clip_length)
     return [np.arange(start, start + clip_length) for start in starts]
-
-
-def _track_lists(tracks: Sequence[Crops]) -> list[list[np.ndarray]]:
-    """Each track as a list of checked crops; a bad crop → :class:`InputError` naming track and index."""
-    lists = [_as_crop_list(track) for track in tracks]
-    for t, items in enumerate(lists):
-        for i, crop in enumerate(items):
-            try:
-                _check_crop(crop, i)
-            except InputError as exc:
-                raise InputError(f"track {t}: {exc}") from exc
-    return lists
 
 
 def _split(values: np.ndarray, lengths: Sequence[int]) -> list[np.ndarray]:
@@ -162,12 +127,12 @@ class ScoreRunner:
 
     def preprocess(self, crops: Crops) -> torch.Tensor:
         """Crops → normalised ``(N, 3, S, S)`` float32 tensor on the runner's device (``S = spec.input_size``)."""
-        items = _as_crop_list(crops)
+        items = as_crop_list(crops)
         size = self.spec.input_size
         if not items:
             return torch.empty((0, 3, size, size), dtype=torch.float32, device=self.device)
         for i, crop in enumerate(items):
-            _check_crop(crop, i)
+            check_crop(crop, i)
         batch = np.stack([resize_crop(crop, size) for crop in items])  # (N, S, S, 3) uint8
         x = torch.from_numpy(batch).to(self.device, non_blocking=True)  # move uint8: 4x less to copy
         x = x.permute(0, 3, 1, 2).float().div_(255.0)  # NCHW shape, channels_last strides
@@ -194,11 +159,11 @@ class ScoreRunner:
     def logits(self, crops: Crops, batch_size: int = 32) -> np.ndarray:
         """Fake logits (before temperature) as a ``(N,)`` float32 array, in input order."""
         _check_batch_size(batch_size)
-        items = _as_crop_list(crops)
+        items = as_crop_list(crops)
         if not items:
             return np.empty(0, dtype=np.float32)
         for i, crop in enumerate(items):  # fail before any compute, with the caller's index
-            _check_crop(crop, i)
+            check_crop(crop, i)
         self.model.eval()
         results = []
         with torch.inference_mode():
@@ -215,7 +180,7 @@ class ScoreRunner:
 
     def track_logits(self, tracks: Sequence[Crops], batch_size: int = 32) -> list[np.ndarray]:
         """Per track, the ``(n_t,)`` fake logits of its crops: :meth:`logits` of all crops, split back."""
-        items = _track_lists(tracks)
+        items = track_lists(tracks)
         return _split(self.logits([c for track in items for c in track], batch_size), [len(t) for t in items])
 
     def track_probabilities(self, tracks: Sequence[Crops], batch_size: int = 32) -> list[np.ndarray]:
@@ -262,7 +227,7 @@ class ClipScoreRunner(ScoreRunner):
     def track_logits(self, tracks: Sequence[Crops], batch_size: int = 32) -> list[np.ndarray]:
         """Per track, each crop's fake logit: the mean over the windows that cover it (before temperature)."""
         _check_batch_size(batch_size)
-        items = _track_lists(tracks)
+        items = track_lists(tracks)
         size, length = self.spec.input_size, self.clip_length
         empty = np.empty((0, size, size, 3), np.uint8)
         resized = [np.stack([resize_crop(c, size) for c in track]) if track else empty for track in items]
@@ -284,17 +249,6 @@ class ClipScoreRunner(ScoreRunner):
                     sums[t][covered] += value
                     counts[t][covered] += 1
         return [(s / np.maximum(c, 1)).astype(np.float32) for s, c in zip(sums, counts, strict=True)]
-
-
-def logits_to_probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """``sigmoid(logits / temperature)``, computed stably in float64, returned as float32."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out.astype(np.float32)
 
 
 __all__ = [

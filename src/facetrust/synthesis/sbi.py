@@ -7,6 +7,14 @@ the originals learns those traces rather than the fingerprint of one generator.
 
 Our masks come from the 5 MTCNN landmarks: we extrapolate a face outline (brows, cheeks, chin) from the eye
 and mouth positions, take its convex hull, then deform, erode/dilate and blur it at random.
+
+Two families extend the blend to what other manipulations leave (issue 12), both off by default:
+
+- **lower-face blends** (``lower_face_share``): the mask covers the jaw and mouth only (from below the nose
+  to the chin), as lip-sync tools (Wav2Lip, HyperLips, DINet) repaint and paste back that region;
+- **resolution mismatch** (``resample_share``): the blended source is rendered at a lower resolution
+  (down- then up-sampled by a random factor), as swapped or generated faces rendered at 96–256 px and
+  pasted into larger frames are.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from facetrust.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -32,19 +42,47 @@ class SbiConfig:
     blend_ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
     hull_expand: tuple[float, float] = (0.9, 1.25)  # random growth/shrink of the outline around its centre
     deform_strength: float = 0.06  # elastic deformation of the mask, fraction of the face size
+    lower_face_share: float = 0.0  # share of blends through a jaw/mouth mask instead of the whole inner face
+    resample_share: float = 0.0  # share of blends whose source is down- then up-sampled (low-res rendering)
+    resample_range: tuple[float, float] = (0.2, 0.6)  # the down-sampling factor of those sources
+
+    def __post_init__(self) -> None:
+        for key in ("lower_face_share", "resample_share"):
+            value = getattr(self, key)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key} must be in [0, 1], got {value}")
+        low, high = self.resample_range
+        if not 0.0 < low <= high < 1.0:
+            raise ConfigError(f"resample_range must satisfy 0 < low <= high < 1, got {self.resample_range}")
+
+
+@dataclass(frozen=True)
+class _FaceFrame:
+    """The 5 landmarks and the face's own axes: ``across`` (eye to eye) and ``down`` (eyes to mouth)."""
+
+    points: np.ndarray  # (5, 2): left eye, right eye, nose, left and right mouth corners
+    mouth_mid: np.ndarray
+    across: np.ndarray  # unit vector
+    eye_dist: float
+    down: np.ndarray  # unit vector
+    down_len: float
+
+    @classmethod
+    def of(cls, landmarks: np.ndarray) -> _FaceFrame:
+        points = landmarks.astype(np.float64)
+        left_eye, right_eye, _, left_mouth, right_mouth = points
+        eye_mid, mouth_mid = (left_eye + right_eye) / 2, (left_mouth + right_mouth) / 2
+        across, down = right_eye - left_eye, mouth_mid - eye_mid
+        eye_dist = max(float(np.linalg.norm(across)), 1.0)
+        down_len = max(float(np.linalg.norm(down)), 1.0)
+        return cls(points, mouth_mid, across / eye_dist, eye_dist, down / down_len, down_len)
 
 
 def _outline_points(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Extrapolate a rough face outline from 5 landmarks (eyes, nose, mouth corners)."""
-    left_eye, right_eye, nose, left_mouth, right_mouth = landmarks.astype(np.float64)
-    eye_mid = (left_eye + right_eye) / 2
-    mouth_mid = (left_mouth + right_mouth) / 2
-    across = right_eye - left_eye
-    eye_dist = max(float(np.linalg.norm(across)), 1.0)
-    across /= eye_dist
-    down = mouth_mid - eye_mid
-    down_len = max(float(np.linalg.norm(down)), 1.0)
-    down /= down_len
+    f = _FaceFrame.of(landmarks)
+    left_eye, right_eye, nose, left_mouth, right_mouth = f.points
+    mouth_mid, across, eye_dist, down, down_len = f.mouth_mid, f.across, f.eye_dist, f.down, f.down_len
     width = eye_dist * rng.uniform(0.75, 1.0)
     brow_up = down_len * rng.uniform(0.45, 0.8)
     chin_down = down_len * rng.uniform(0.45, 0.75)
@@ -62,13 +100,40 @@ def _outline_points(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return np.asarray(points, dtype=np.float64)
 
 
+def _lower_face_points(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A rough jaw-and-mouth outline from 5 landmarks: from just below the nose, cheek to cheek, to the chin."""
+    f = _FaceFrame.of(landmarks)
+    left_eye, right_eye, nose, left_mouth, right_mouth = f.points
+    mouth_mid, across, eye_dist, down, down_len = f.mouth_mid, f.across, f.eye_dist, f.down, f.down_len
+    width = eye_dist * rng.uniform(0.8, 1.05)
+    top = nose + (mouth_mid - nose) * rng.uniform(0.0, 0.4)  # from the nose tip to part-way to the mouth
+    chin_down = down_len * rng.uniform(0.45, 0.75)
+    points = [
+        top - across * width * 0.6,
+        top + across * width * 0.6,
+        left_mouth - across * width * 0.55,
+        right_mouth + across * width * 0.55,
+        mouth_mid + down * chin_down - across * width * 0.35,
+        mouth_mid + down * chin_down + across * width * 0.35,
+        mouth_mid + down * chin_down * 1.05,
+    ]
+    return np.asarray(points, dtype=np.float64)
+
+
 def face_hull_mask(
-    shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Generator, cfg: SbiConfig | None = None
+    shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Generator, cfg: SbiConfig | None = None,
+    *, region: str = "face",
 ) -> np.ndarray:
-    """A soft (H, W) float32 mask in [0, 1] covering the inner face, randomly deformed and blurred."""
+    """A soft (H, W) float32 mask in [0, 1] covering the inner face (``region="face"``) or the jaw and mouth
+    (``region="lower"``), randomly deformed and blurred."""
     cfg = cfg or SbiConfig()
     height, width = shape
-    points = _outline_points(landmarks, rng)
+    if region == "face":
+        points = _outline_points(landmarks, rng)
+    elif region == "lower":
+        points = _lower_face_points(landmarks, rng)
+    else:
+        raise ConfigError(f"region must be 'face' or 'lower', got {region!r}")
     centre = points.mean(axis=0)
     points = centre + (points - centre) * rng.uniform(*cfg.hull_expand)
     hull = cv2.convexHull(np.round(points).astype(np.int32))
@@ -135,6 +200,16 @@ def _jitter_geometry(image: np.ndarray, rng: np.random.Generator, cfg: SbiConfig
     return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+def render_low_resolution(image: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
+    """``image`` down-sampled by ``factor`` and scaled back to its size, with a random pair of
+    interpolations: what a face rendered at low resolution looks like once pasted into a larger frame."""
+    height, width = image.shape[:2]
+    small = (max(8, round(width * factor)), max(8, round(height * factor)))
+    down = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(3))]
+    up = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_LANCZOS4)[int(rng.integers(3))]
+    return cv2.resize(cv2.resize(image, small, interpolation=down), (width, height), interpolation=up)
+
+
 def self_blend(
     image: np.ndarray,
     landmarks: np.ndarray,
@@ -148,6 +223,9 @@ def self_blend(
     sharpness change that would give the label away.
     """
     cfg = cfg or SbiConfig()
+    # the families draw only when they are on, so recipes without them keep their exact random stream
+    region = "lower" if cfg.lower_face_share > 0 and rng.random() < cfg.lower_face_share else "face"
+    resample = cfg.resample_share > 0 and rng.random() < cfg.resample_share
     source = image.copy()
     # alter the source and/or the target so the inner and outer face disagree; at least one must change
     if rng.random() < 0.5:
@@ -157,8 +235,10 @@ def self_blend(
     else:
         target = _jitter_colour(image.copy(), rng, cfg)
         target = _jitter_sharpness(target, rng)
+    if resample:
+        source = render_low_resolution(source, float(rng.uniform(*cfg.resample_range)), rng)
     source = _jitter_geometry(source, rng, cfg)
-    mask = face_hull_mask(image.shape[:2], landmarks, rng, cfg)
+    mask = face_hull_mask(image.shape[:2], landmarks, rng, cfg, region=region)
     mask = mask * float(rng.choice(cfg.blend_ratios))
     blended = source.astype(np.float32) * mask[..., None] + target.astype(np.float32) * (1 - mask[..., None])
     return target, np.clip(blended + 0.5, 0, 255).astype(np.uint8), mask

@@ -11,8 +11,12 @@ import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facetrust.errors import ConfigError
+
+if TYPE_CHECKING:
+    from facetrust.synthesis.sbi import SbiConfig
 
 
 def _require(key: str, value: float, ok: bool, allowed: str) -> None:
@@ -34,6 +38,8 @@ class TrainConfig:
     crop_store_size: int = 256  # side of stored crops; training takes input_size crops from them
     min_face_size: int = 40  # faces smaller than this (pixels) are not used
     sbi: bool = True  # self-blended fakes made on the fly from the real media of data_root
+    sbi_lower_face_share: float = 0.0  # share of self-blends through a jaw/mouth mask (lip-sync traces)
+    sbi_resample_share: float = 0.0  # share of self-blends whose source is rendered at low resolution
     real_fakes: tuple[Path, ...] = ()  # `facetrust extract` folders: their real and fake crops join training
     real_fake_share: float = 0.5  # share of each batch's images drawn from real_fakes when sbi is on too
     balanced_sampling: bool = True  # real_fakes drawn so real/fake, and each fake method, weigh the same
@@ -129,6 +135,8 @@ class TrainConfig:
         _require("early_stopping_patience", self.early_stopping_patience, self.early_stopping_patience >= 0,
                  ">= 0 (0 = never)")
         _require("eval_frames", self.eval_frames, 1 <= self.eval_frames <= 300, "in 1..300")
+        _require("sbi_lower_face_share", self.sbi_lower_face_share, 0 <= self.sbi_lower_face_share <= 1, "in [0, 1]")
+        _require("sbi_resample_share", self.sbi_resample_share, 0 <= self.sbi_resample_share <= 1, "in [0, 1]")
         _require("animate_share", self.animate_share, 0 <= self.animate_share <= 1, "in [0, 1]")
         _require("animate_photo_share", self.animate_photo_share, 0 <= self.animate_photo_share <= 1, "in [0, 1]")
         _require("clip_steps", self.clip_steps, bool(self.clip_steps) and min(self.clip_steps) >= 1,
@@ -159,6 +167,13 @@ class TrainConfig:
                 f"frozen_blocks={self.frozen_blocks} applies to EfficientNet frame models; {self.architecture!r} "
                 "is a clip model: set frozen_blocks=0"
             )
+
+    @property
+    def sbi_config(self) -> SbiConfig:
+        """The self-blend alterations of this run (the families of ``facetrust.synthesis.sbi``)."""
+        from facetrust.synthesis.sbi import SbiConfig
+
+        return SbiConfig(lower_face_share=self.sbi_lower_face_share, resample_share=self.sbi_resample_share)
 
     @property
     def stream_seed(self) -> int:

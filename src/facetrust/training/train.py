@@ -195,7 +195,9 @@ class Checkpoint:
         return json.loads(state["progress"]), (state["best_model"] or None)
 
 
-SPLIT_KEYS = ("data_root", "manifest_sha256", "holdout_fraction", "seed")
+SPLIT_KEYS = ("data_root", "holdout_fraction", "seed")
+# A group's side of the split is a pure function of its name and holdout_fraction (prepare._split_of), so a
+# manifest that gained or lost rows keeps every identity on its side: that is warned about, not refused.
 
 
 def _check_same_split(init: dict[str, object], recipe: dict[str, object]) -> None:
@@ -209,6 +211,10 @@ def _check_same_split(init: dict[str, object], recipe: dict[str, object]) -> Non
         before, keys = init.get("config") or {}, ("holdout_fraction", "seed")
         logger.warning("init_from records no crop recipe: checking only %s of the identity split", " and ".join(keys))
     changed = [key for key in keys if before.get(key) != recipe.get(key)]  # type: ignore[union-attr]
+    if "manifest_sha256" in before and before.get("manifest_sha256") != recipe.get("manifest_sha256"):  # type: ignore[operator,union-attr]
+        logger.warning("init_from %s was trained on another version of manifest.csv: groups keep their side of "
+                       "the identity split (it depends only on the group and holdout_fraction), but rows added "
+                       "since may now be trained on", init["from"])
     if changed:
         raise ConfigError(
             f"init_from {init['from']} was trained with another identity split ({', '.join(changed)} differ); "
@@ -281,7 +287,7 @@ def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, tra
         if limit is not None and len(clips) > limit:
             clips = [clips[i] for i in np.sort(rng.choice(len(clips), limit, replace=False))]
         blends = SelfBlendClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
-                                augment=augment)
+                                augment=augment, sbi=cfg.sbi_config)
         if cfg.animate_share <= 0:
             return blends
         split = store.rows[int(indices[0])]["split"] if len(indices) else "train"
@@ -292,7 +298,7 @@ def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, tra
     if limit is not None and len(indices) > limit:
         indices = np.sort(rng.choice(indices, limit, replace=False))
     return SelfBlendPairs(store, indices, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
-                          augment=augment)
+                          augment=augment, sbi=cfg.sbi_config)
 
 
 def _training_data(cfg: TrainConfig, store: CropStore | None, folders: list[ExtractedCrops],

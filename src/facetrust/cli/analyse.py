@@ -1,0 +1,294 @@
+"""Commands for people who check media: ``detect``, ``models``, ``demo`` and ``export``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import facetrust
+from facetrust.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    INTERNAL_ERROR,
+    VERDICT_STYLE,
+    Runtime,
+    RuntimeOpt,
+    Sampling,
+    _check_output_file,
+    _entry,
+    _error_text,
+    _print_result,
+    _usage_error,
+    _write_outputs,
+    err,
+    expand_inputs,
+    logger,
+    out,
+)
+from facetrust.utils.logging import setup_logging
+
+
+def detect(
+    paths: Annotated[list[str], typer.Argument(help="Images, videos, folders (searched recursively) or glob patterns.")],
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write all results as JSON to this file.")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Write one CSV row per input to this file.")] = None,
+    sampling: Annotated[Sampling, typer.Option(
+        help="How video frames are picked: uniform = --frames evenly spaced frames; stride = every K-th frame "
+             "(--every K); per_second = K frames per second of video (--per-second K). At most 300 frames per "
+             "video either way (longer lists are thinned evenly). Images are one frame.")] = Sampling.uniform,
+    frames: Annotated[int | None, typer.Option(
+        min=1, max=300, show_default=False,
+        help="uniform sampling: evenly spaced frames analysed per video, 1-300 (default 32).")] = None,
+    every: Annotated[int | None, typer.Option(
+        "--every", min=1, metavar="K", show_default=False,
+        help="stride sampling: analyse every K-th frame, starting with the first (default 1).")] = None,
+    per_second: Annotated[float | None, typer.Option(
+        "--per-second", metavar="K", show_default=False,
+        help="per_second sampling: K frames per second of video, > 0; 0.5 = one every 2 s (default 1).")] = None,
+    detector: Annotated[str, typer.Option(help="Detector name (see `facetrust models`) or spec .json path.")] = "default",
+    face_detector: Annotated[str, typer.Option(help="Face detector name (see `facetrust models`).")] = "mtcnn",
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N (default: cuda if present).")] = None,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Override the calibrated threshold.")] = None,
+    runtime: RuntimeOpt = Runtime.auto,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
+) -> None:
+    """Analyse media files and print one verdict line per input (on stdout)."""
+    from facetrust.faces import list_face_detectors
+
+    setup_logging(logging.INFO if verbose else logging.WARNING)
+    logger.setLevel(logging.DEBUG if verbose else logging.NOTSET)  # -v also shows tracebacks of internal errors
+
+    # usage errors: all checked before anything is loaded or analysed
+    for option, given, mode in (("--frames", frames, Sampling.uniform), ("--every", every, Sampling.stride),
+                                ("--per-second", per_second, Sampling.per_second)):
+        if given is not None and sampling is not mode:
+            raise _usage_error(f"{option} applies to --sampling {mode.value} only (sampling is {sampling.value})")
+    if per_second is not None and not (math.isfinite(per_second) and per_second > 0):
+        raise _usage_error(f"--per-second must be a number > 0, got {per_second}")
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise _usage_error("--threshold must lie strictly between 0 and 1")
+    if face_detector not in list_face_detectors():
+        raise _usage_error(str(facetrust.UnknownNameError("face detector", face_detector, list_face_detectors())))
+    inputs = expand_inputs(paths)
+    if not inputs:
+        raise _usage_error(f"no media files found in {' '.join(paths)}")
+    for option, file in (("--json", json_file), ("--csv", csv_file)):
+        if file is not None:
+            _check_output_file(option, file, inputs)
+    if json_file is not None and csv_file is not None and json_file.resolve() == csv_file.resolve():
+        raise _usage_error("--json and --csv name the same file")
+
+    # inputs that cannot be opened at all (missing, a folder, unreadable, empty) are known before any model
+    # loads: a batch of only such files is answered at once
+    from facetrust.media.probe import resolve_path
+    from facetrust.models.catalog import resolve_detector
+
+    unreadable: dict[Path, facetrust.FacetrustError] = {}
+    for path in inputs:
+        try:
+            resolve_path(path)
+        except facetrust.FacetrustError as exc:
+            unreadable[path] = exc
+    try:
+        resolve_detector(detector)  # a misspelt name is a usage error, whatever the inputs
+        if len(unreadable) < len(inputs):  # fail early on devices and weights, before the first file
+            facetrust.load_detector(detector, device=device, runtime=runtime.value)
+    except facetrust.ConfigError as exc:  # UnknownNameError included
+        raise _usage_error(str(exc)) from None
+    except facetrust.FacetrustError as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED) from None
+    except Exception as exc:
+        logger.debug("loading detector %s failed", detector, exc_info=True)
+        err.print(f"[red]{INTERNAL_ERROR}:[/red] could not load detector {escape(detector)}: "
+                  f"{escape(f'{type(exc).__name__}: {exc}')}")
+        raise typer.Exit(EXIT_FAILED) from None
+
+    options: dict[str, Any] = {
+        "frames": 32 if frames is None else frames, "sampling": sampling.value,
+        "every": 1 if every is None else every, "per_second": 1.0 if per_second is None else per_second,
+        "detector": detector, "face_detector": face_detector, "device": device, "threshold": threshold,
+        "runtime": runtime.value,
+    }
+    entries: list[dict[str, Any]] = []
+    failed = internal = 0
+    interrupted = False
+    width = max(len(str(p)) for p in inputs)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as progress:
+            task = progress.add_task("analysing", total=len(inputs))
+            for path in inputs:
+                progress.update(task, description=f"analysing {escape(path.name[:40])}")
+                name = escape(f"{str(path):<{width}}")
+                error: dict[str, str] | None = None
+                try:
+                    if path in unreadable:
+                        raise unreadable[path]
+                    report = facetrust.analyze(path, **options)
+                except facetrust.FacetrustError as exc:  # ConfigError too: this input failed, the rest go on
+                    error = {"type": type(exc).__name__, "message": str(exc)}
+                except Exception as exc:  # a bug, not a bad input: record it and go on with the others
+                    logger.debug("internal error while analysing %s", path, exc_info=True)
+                    internal += 1
+                    error = {"type": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
+                if error is not None:
+                    failed += 1
+                    entries.append(_entry(path, None, error))
+                    _print_result(progress, f"{name}  [red]ERROR[/red]  {escape(_error_text(error))}")
+                else:
+                    entries.append(_entry(path, report, None))
+                    style = VERDICT_STYLE.get(str(report.verdict), "none")
+                    verdict, _, rest = report.summary().partition("  ")
+                    _print_result(progress, f"{name}  [{style}]{escape(verdict)}[/{style}]  {escape(rest)}")
+                progress.advance(task)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:  # whatever happened, write what was analysed
+        written = _write_outputs(json_file, csv_file, entries, complete=len(entries) == len(inputs))
+    if interrupted:
+        err.print(f"interrupted after {len(entries)} of {len(inputs)} input(s)")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if failed:
+        err.print(f"{failed} of {len(inputs)} input(s) failed")
+    if internal and not verbose:
+        err.print(f"{internal} internal error(s): rerun with -v to see the traceback, and please report it")
+    raise typer.Exit(EXIT_FAILED if failed or not written else EXIT_OK)
+
+
+def models() -> None:
+    """List the deepfake detectors and face detectors available offline."""
+    from facetrust.faces import list_face_detectors
+
+    table = Table(title="deepfake detectors")
+    table.add_column("name", no_wrap=True)
+    for column in ("architecture", "input", "bundled", "sha256", "description"):
+        table.add_column(column)
+    for info in facetrust.list_detectors():
+        table.add_row(escape(info.name), escape(info.architecture), str(info.input_size),
+                      "yes" if info.bundled else "no", (info.sha256 or "")[:12], escape(info.description))
+    out.print(table)
+    out.print("face detectors: " + escape(", ".join(list_face_detectors())))
+    from facetrust.models import list_architectures
+
+    zoo = Table(title="architectures to train (facetrust train ... architecture=NAME)")
+    zoo.add_column("name", no_wrap=True)
+    zoo.add_column("input")
+    zoo.add_column("px")  # native input size
+    zoo.add_column("params", no_wrap=True)
+    zoo.add_column("init", no_wrap=True)  # "ImageNet" / "scratch": never cut short
+    zoo.add_column("timm model", overflow="fold")
+    for arch in list_architectures():
+        zoo.add_row(escape(arch.name), arch.input, str(arch.native_input_size),
+                    f"{arch.params / 1e6:.2f} M", "ImageNet" if arch.imagenet_init else "scratch",
+                    escape(arch.timm_name or "own module"))
+    out.print(zoo)
+
+
+def demo(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Keep the demo media in this folder.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N.")] = None,
+    runtime: RuntimeOpt = Runtime.auto,
+) -> None:
+    """Make a real photo, a self-blended fake of it, and a video of each; analyse all four.
+
+    Exits 1 if a verdict contradicts the truth (REAL for a fake, FAKE for the real one); an UNCERTAIN
+    verdict is flagged as "not sure" but is not counted as wrong."""
+    from facetrust.demo import make_demo_media
+
+    setup_logging()
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise _usage_error(f"--out {out_dir}: is a file, expected a folder")
+    try:
+        facetrust.load_detector("default", device=device, runtime=runtime.value)  # missing or altered: fails here
+    except facetrust.ConfigError as exc:
+        raise _usage_error(str(exc)) from None
+    except facetrust.FacetrustError as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED) from None
+    directory = out_dir or Path(tempfile.mkdtemp(prefix="facetrust-demo-"))
+    try:
+        with err.status("making demo media (real astronaut photo and a self-blended fake)"):
+            items = make_demo_media(directory)
+    except (facetrust.FacetrustError, OSError) as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] could not make the demo media: {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED) from None
+    wrong = 0
+    for item in items:
+        label = escape(f"{item.description:<24} {item.path.name:<28}")
+        try:
+            report = facetrust.analyze(item.path, device=device, runtime=runtime.value)
+        except Exception as exc:  # FacetrustError, or a bug: say which item failed and go on with the others
+            logger.debug("analysing demo item %s failed", item.path, exc_info=True)
+            if isinstance(exc, facetrust.FacetrustError):
+                error = {"type": type(exc).__name__, "message": str(exc)}
+            else:
+                error = {"type": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
+            wrong += 1
+            out.print(f"{label} [red]ERROR[/red]  {escape(_error_text(error))}")
+            continue
+        ok = str(report.verdict) == item.expected
+        # UNCERTAIN is an honest "not sure", flagged but not counted as wrong; REAL for a fake is wrong
+        contradicted = str(report.verdict) in {"REAL", "FAKE", "NO_FACE"} and not ok
+        wrong += contradicted
+        style = VERDICT_STYLE.get(str(report.verdict), "none")
+        verdict, _, rest = report.summary().partition("  ")
+        if ok:
+            mark = "[green]as expected[/green]"
+        elif contradicted:
+            mark = f"[red]wrong: expected {escape(item.expected)}[/red]"
+        else:
+            mark = f"[yellow]not sure: expected {escape(item.expected)}[/yellow]"
+        out.print(f"{label} [{style}]{escape(f'{verdict:<9}')}"
+                  f"[/{style}] {escape(rest)}  ({mark})")
+    out.print(f"demo media in {escape(str(directory))}")
+    raise typer.Exit(EXIT_FAILED if wrong else EXIT_OK)
+
+
+
+
+class ExportFormat(StrEnum):
+    """What ``facetrust export`` writes."""
+
+    onnx = "onnx"
+
+
+def export(
+    detector: Annotated[str, typer.Argument(help="Detector name (see `facetrust models`), spec or ensemble .json.")]
+        = "default",
+    format: Annotated[ExportFormat, typer.Option("--format", help="Graph format.")] = ExportFormat.onnx,  # noqa: A002
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the graphs (default: beside each "
+                                                  "spec; elsewhere the spec and weights are copied along).")] = None,
+    opset: Annotated[int, typer.Option(min=17, help="ONNX opset.")] = 17,
+) -> None:
+    """Export a detector's frame models (an ensemble's members one by one) for the torch-free engine:
+    NAME.onnx (dynamic batch, checked against PyTorch) and NAME.onnx.json (checksums) beside each spec."""
+    from facetrust.engine import export_onnx
+
+    setup_logging(logging.WARNING)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise _usage_error(f"--out {out_dir}: is a file, expected a folder")
+    try:
+        with err.status(f"exporting {escape(detector)} to {format.value}"):
+            graphs = export_onnx(detector, out_dir, opset=opset)
+    except facetrust.ConfigError as exc:
+        raise _usage_error(str(exc)) from None
+    except facetrust.FacetrustError as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED) from None
+    if not graphs:
+        err.print(f"{escape(detector)} has no frame model to export (clip models run on torch)")
+        raise typer.Exit(EXIT_FAILED)
+    for graph in graphs:
+        out.print(escape(f"{graph.name}: {graph.graph} (sha256 {graph.sha256[:12]}, max logit difference vs "
+                         f"PyTorch {graph.max_logit_difference:.1e})"))

@@ -1,0 +1,200 @@
+"""What every command shares: the two consoles, exit codes, usage errors, input expansion and output files."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import logging
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+
+import facetrust
+from facetrust.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+# Both consoles look up sys.stdout / sys.stderr when they write (no file is bound at import), so redirection
+# and test runners see every line. emoji=False: a file named ``a:joy:.jpg`` must not turn into an emoji.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+logger = logging.getLogger("facetrust.cli")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+VERDICT_STYLE = {"REAL": "green", "FAKE": "bold red", "UNCERTAIN": "yellow", "NO_FACE": "cyan"}
+INTERNAL_ERROR = "InternalError"
+
+
+class Runtime(StrEnum):
+    """What runs the detector (``facetrust.analyze(runtime=...)``)."""
+
+    auto = "auto"
+    onnx = "onnx"
+    torch = "torch"
+
+
+RuntimeOpt = Annotated[Runtime, typer.Option(
+    help="auto = onnxruntime when the detector ships ONNX graphs and no GPU is asked for, else PyTorch; "
+         "onnx = onnxruntime only (no torch); torch = PyTorch.")]
+
+
+class Sampling(StrEnum):
+    """How frames are picked from a video (``facetrust.analyze(sampling=...)``)."""
+
+    uniform = "uniform"
+    stride = "stride"
+    per_second = "per_second"
+
+
+def _usage_error(message: str) -> typer.Exit:
+    """Print ``message`` (plain text, escaped here) and return the exit to raise: code 2."""
+    err.print(f"[red]Error:[/red] {escape(message)}")
+    return typer.Exit(EXIT_USAGE)
+
+
+def _error_text(error: dict[str, str]) -> str:
+    return f"{error['type']}: {error['message']}"
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files as given; folders searched recursively for media files; glob patterns expanded.
+    Paths that do not exist are kept, so they are reported as failed inputs."""
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+            paths.extend(found)
+        elif path.exists():
+            paths.append(path)
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            paths.extend(matches or [path])  # no match: keep it, so it is reported rather than dropped
+        else:
+            paths.append(path)
+    seen: set[Path] = set()
+    return [p for p in paths if not (p in seen or seen.add(p))]
+
+
+def _check_output_file(option: str, file: Path, inputs: list[Path]) -> None:
+    """Raise a usage error unless ``file`` can be written: its folder exists and is writable, it is not a
+    folder, not read-only, and not one of the inputs (which it would overwrite)."""
+    parent = file.parent
+    if file.is_dir():
+        raise _usage_error(f"{option} {file}: is a folder, expected a file name")
+    if not parent.is_dir():
+        raise _usage_error(f"{option} {file}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _usage_error(f"{option} {file}: folder {parent} is not writable")
+    if file.exists() and not os.access(file, os.W_OK):
+        raise _usage_error(f"{option} {file}: file is not writable")
+    resolved = file.resolve()
+    if any(resolved == p.resolve() for p in inputs):
+        raise _usage_error(f"{option} {file}: is also an input; refusing to overwrite it")
+
+
+def _entry(path: Path, report: facetrust.Report | None, error: dict[str, str] | None) -> dict[str, Any]:
+    if report is not None:
+        return {**report.to_dict(), "path": str(path), "error": None}
+    assert error is not None
+    return {
+        "path": str(path),
+        "verdict": None,
+        "fake_probability": None,
+        "threshold": None,
+        "people": [],
+        "error": error,
+    }
+
+
+def _write_csv(file: Path, entries: list[dict[str, Any]]) -> None:
+    with file.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "verdict", "fake_probability", "threshold", "people", "fake_people",
+                         "frames_sampled", "faces_found", "error_type", "error_message"])
+        for e in entries:
+            error = e["error"] or {}
+            fake_people = [str(p["person"]) for p in e["people"] if p["verdict"] == "FAKE"]
+            writer.writerow([e["path"], e["verdict"] or "", e["fake_probability"] if e["fake_probability"] is not None else "",
+                             e["threshold"] if e["threshold"] is not None else "", len(e["people"]),
+                             " ".join(fake_people), e.get("frames_sampled", ""), e.get("faces_found", ""),
+                             error.get("type", ""), error.get("message", "")])
+
+
+def _write_outputs(json_file: Path | None, csv_file: Path | None, entries: list[dict[str, Any]],
+                   complete: bool) -> bool:
+    """Write the JSON / CSV files; on failure print why and return False (never raises an OSError)."""
+    ok = True
+    if json_file is not None:
+        try:
+            json_file.write_text(json.dumps({"complete": complete, "results": entries}, indent=2), encoding="utf-8")
+        except OSError as exc:
+            err.print(f"[red]Error:[/red] could not write {escape(str(json_file))}: {escape(str(exc))}")
+            ok = False
+    if csv_file is not None:
+        try:
+            _write_csv(csv_file, entries)
+        except OSError as exc:
+            err.print(f"[red]Error:[/red] could not write {escape(str(csv_file))}: {escape(str(exc))}")
+            ok = False
+    return ok
+
+
+def _print_result(progress: Progress, line: str) -> None:
+    """Print a result line on stdout. While the progress bar is drawn on the same terminal, the bar is taken
+    down and put back around the line, so the line lands above it (Rich's own redirection would send it to
+    stderr, and ``out`` bypasses that redirection: it writes to the real stdout, e.g. ``> results.txt``)."""
+    if progress.live.is_started and out.is_terminal and err.is_terminal:
+        progress.stop()
+        out.print(line)
+        progress.start()
+    else:
+        out.print(line)
+
+
+def _check_detectors(names: list[str], device: str | None, runtime: str = "auto") -> None:
+    for name in names:
+        try:
+            facetrust.load_detector(name, device=device, runtime=runtime)
+        except facetrust.ConfigError as exc:
+            raise _usage_error(str(exc)) from None
+        except facetrust.FacetrustError as exc:
+            err.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_FAILED) from None
+
+
+def _open_dataset(dataset: Path, adapter: str, split: str | None, limit: int | None) -> Any:
+    """Index ``dataset`` with ``adapter`` (usage errors → exit 2), optionally one split and the first N items."""
+    from facetrust.datasets import index_dataset
+
+    try:
+        index = index_dataset(adapter, dataset)
+    except facetrust.ConfigError as exc:
+        raise _usage_error(str(exc)) from None
+    except facetrust.FacetrustError as exc:  # the folder matches no known layout, unreadable CSV, ...
+        err.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FAILED) from None
+    if split is not None:
+        index = index.filter(split=split)
+    if limit is not None:
+        from dataclasses import replace
+
+        index = replace(index, items=tuple(index.items[:limit]))
+    if len(index) == 0:
+        raise _usage_error(f"no items in {dataset}" + (f" for split {split!r}" if split else ""))
+    err.print(escape(index.summary()))
+    return index
+
+
+DatasetArg = Annotated[Path, typer.Argument(help="Dataset folder (FF++, Celeb-DF, DFDC, real/+fake/ folders) or CSV.")]
+AdapterOpt = Annotated[str, typer.Option(help="Dataset layout: auto, ffpp, celebdf, dfdc, generic, csv.")]
+SplitOpt = Annotated[str | None, typer.Option(help="Only this split (train, val, test).")]
+LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N items (a quick look).")]
+
+

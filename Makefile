@@ -31,8 +31,8 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
-bench: $(VENV)/.installed
-	$(PY) benchmarks/bench_detect.py
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/bench_speed.py --json benchmarks/results/speed_cpu.json
 
 train: $(VENV)/.installed-dev
 	$(VENV)/bin/facetrust train configs/default_detector.yaml

@@ -6,7 +6,9 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_FRAMES = 300
-FRAME_CHUNK = 16  # frames decoded and searched for faces at a time (bounds memory: 16 × 1080p ≈ 100 MB)
+FRAME_CHUNK = 8  # frames decoded and searched for faces at a time (two chunks in memory: 16 × 1080p ≈ 100 MB)
+_END = object()  # end of an iterator
 CPU_BATCH = 8  # face crops per forward pass on CPU: faster than 32 there, and ~300 MB less peak memory
 GPU_BATCH = 64
 
@@ -81,27 +84,33 @@ def scan_faces(
             info, mode=options.sampling, n=options.frames, every=options.every,
             per_second=options.per_second, max_frames=MAX_FRAMES,
         )
-        # decode, detect and crop chunk by chunk: only crops are kept, so memory stays bounded
-        # whatever the resolution and the number of sampled frames
+        # decode, detect and crop chunk by chunk: only crops are kept, so memory stays bounded whatever the
+        # resolution and the number of sampled frames; the next chunk is decoded in a thread while this one's
+        # faces are searched (PyAV and onnxruntime release the GIL), so the two stages overlap
         sampled: list[tuple[int, float, list[FaceBox]]] = []
         crops: dict[tuple[int, int], np.ndarray] = {}
-        for first in range(0, len(times), FRAME_CHUNK):
-            mark = time.perf_counter()
-            frames = reader.read(times[first : first + FRAME_CHUNK])
-            timings["decode"] += time.perf_counter() - mark
-            if not frames:
-                continue
-            mark = time.perf_counter()
-            detections = face_detector.detect([f.image for f in frames])
-            timings["detect"] += time.perf_counter() - mark
-            mark = time.perf_counter()
-            for frame, faces in zip(frames, detections, strict=True):
-                ordinal = len(sampled)  # unique key, whatever the reader's frame indices
-                sampled.append((ordinal, frame.timestamp, faces))
-                frame_indices.append(frame.index)
-                for k, face in enumerate(faces):
-                    crops[(ordinal, k)] = crop_face(frame.image, face, crop)
-            timings["crop"] += time.perf_counter() - mark
+        chunks = [times[first : first + FRAME_CHUNK] for first in range(0, len(times), FRAME_CHUNK)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facetrust-decode") as decoder:
+            pending = decoder.submit(reader.read, chunks[0]) if chunks else None
+            for k in range(len(chunks)):
+                mark = time.perf_counter()
+                assert pending is not None
+                frames = pending.result()  # re-raises what decoding raised (CorruptMediaError, ...)
+                timings["decode"] += time.perf_counter() - mark
+                pending = decoder.submit(reader.read, chunks[k + 1]) if k + 1 < len(chunks) else None
+                if not frames:
+                    continue
+                mark = time.perf_counter()
+                detections = face_detector.detect([f.image for f in frames])
+                timings["detect"] += time.perf_counter() - mark
+                mark = time.perf_counter()
+                for frame, faces in zip(frames, detections, strict=True):
+                    ordinal = len(sampled)  # unique key, whatever the reader's frame indices
+                    sampled.append((ordinal, frame.timestamp, faces))
+                    frame_indices.append(frame.index)
+                    for j, face in enumerate(faces):
+                        crops[(ordinal, j)] = crop_face(frame.image, face, crop)
+                timings["crop"] += time.perf_counter() - mark
         failures = reader.decode_failures
     mark = time.perf_counter()
     tracking = link_tracks(sampled, min_face_size=options.min_face_size, min_score=options.min_face_score)
@@ -125,6 +134,47 @@ class Pipeline:
         scan = scan_faces(source, self.face_detector, self.detector.spec.crop, options)
         return self.report_from_scan(scan, options, path=None if isinstance(source, np.ndarray) else str(source),
                                      started=started)
+
+    def analyze_many(
+        self, sources: Iterable[str | os.PathLike | np.ndarray], options: PipelineOptions | None = None
+    ) -> Iterator[tuple[str | os.PathLike | np.ndarray, Report | Exception]]:
+        """Analyse many files, in order, yielding ``(source, report or the exception it raised)``.
+
+        The next file is decoded and its faces found in a background thread while this one is classified
+        (decoding and onnxruntime release the GIL), so a folder takes about the time of its slowest stage,
+        not of their sum. A file that fails yields its exception; the others go on."""
+        options = options or PipelineOptions()
+        if not 1 <= options.frames <= MAX_FRAMES:
+            raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
+        crop = self.detector.spec.crop
+
+        def scan(source: str | os.PathLike | np.ndarray) -> tuple[FaceScan | Exception, float]:
+            started = time.perf_counter()
+            try:
+                return scan_faces(source, self.face_detector, crop, options), started
+            except Exception as exc:  # handed to the caller with its source, like analyze would raise it
+                return exc, started
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facetrust-scan") as pool:
+            iterator = iter(sources)
+            pending: deque[tuple[str | os.PathLike | np.ndarray, Future]] = deque()
+            first = next(iterator, _END)
+            if first is not _END:
+                pending.append((first, pool.submit(scan, first)))
+            while pending:
+                source, future = pending.popleft()
+                following = next(iterator, _END)
+                if following is not _END:  # one file ahead: its decoding overlaps this file's scoring
+                    pending.append((following, pool.submit(scan, following)))
+                result, started = future.result()
+                if isinstance(result, Exception):
+                    yield source, result
+                    continue
+                path = None if isinstance(source, np.ndarray) else str(source)
+                try:
+                    yield source, self.report_from_scan(result, options, path=path, started=started)
+                except Exception as exc:  # noqa: BLE001 - reported per file, as analyze would raise it
+                    yield source, exc
 
     def report_from_scan(
         self, scan: FaceScan, options: PipelineOptions | None = None, *, path: str | None = None,

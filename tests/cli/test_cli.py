@@ -31,6 +31,18 @@ def run(*args: str):
     return result
 
 
+def one_by_one(analyze):
+    """An ``analyze_many`` that calls ``analyze`` per file: the tests' own failures go through the CLI's
+    batch path exactly as errors of the real pipeline do."""
+    def analyze_many(paths, **kwargs):
+        for path in paths:
+            try:
+                yield path, analyze(path, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - what the real generator yields
+                yield path, exc
+    return analyze_many
+
+
 def frames_sampled(json_file: Path) -> list[int]:
     return [r["frames_sampled"] for r in json.loads(json_file.read_text())["results"]]
 
@@ -222,8 +234,8 @@ def test_bad_output_paths_are_usage_errors_before_analysis(where: str, tmp_path:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("nothing may be loaded or analysed before the options are checked")
 
-    monkeypatch.setattr(facetrust, "analyze", fail)
-    monkeypatch.setattr(facetrust, "load_detector", fail)
+    for name in ("analyze", "analyze_many", "load_detector"):
+        monkeypatch.setattr(facetrust, name, fail)
     clip = tmp_path / "clip.mp4"
     shutil.copy(media_dir / "face clip.mp4", clip)
     target = {"missing folder": tmp_path / "no such dir" / "out.json", "a folder": tmp_path,
@@ -249,7 +261,7 @@ def test_internal_and_config_errors_are_failed_inputs(media_dir: Path, tiny_dete
             raise facetrust.ConfigError("bad setting")
         return real_analyze(path, **kwargs)
 
-    monkeypatch.setattr(facetrust, "analyze", analyze)
+    monkeypatch.setattr(facetrust, "analyze_many", one_by_one(analyze))
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
     result = run("detect", *(str(tmp_path / n) for n in names), "--detector", str(tiny_detector),
                  "--json", str(out_json), "--csv", str(out_csv))
@@ -271,7 +283,7 @@ def test_interrupt_still_writes_what_was_analysed(media_dir: Path, tiny_detector
             raise KeyboardInterrupt
         return real_analyze(path, **kwargs)
 
-    monkeypatch.setattr(facetrust, "analyze", analyze)
+    monkeypatch.setattr(facetrust, "analyze_many", one_by_one(analyze))
     out_json = tmp_path / "r.json"
     result = run("detect", str(media_dir / "tiny.png"), str(media_dir / "no face.mp4"), str(media_dir / "empty.mp4"),
                  "--detector", str(tiny_detector), "--json", str(out_json))

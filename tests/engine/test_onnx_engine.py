@@ -180,3 +180,20 @@ def test_clip_members_are_not_exported(tmp_path: Path) -> None:
     save_detector(model, spec, tmp_path)
     assert export_onnx(tmp_path / "clip.json") == []
     assert "clip model" in onnx_problems(tmp_path / "clip.json")[0]
+
+
+def test_import_help_and_a_rejected_file_load_neither_torch_nor_a_model(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    code = ("import sys\n"
+            "from typer.testing import CliRunner\n"
+            "import facetrust, facetrust.pipeline, facetrust.engine, facetrust.engine.onnx\n"
+            "from facetrust.cli.main import app\n"
+            "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+            "result = CliRunner().invoke(app, ['detect', sys.argv[1]])\n"
+            "print(result.exit_code, 'EmptyMediaError' in result.output, 'torch' in sys.modules,\n"
+            "      'onnxruntime' in sys.modules, 'scipy.optimize' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(empty)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # exit 1 (the one input failed), said why, and no torch, no model session, no scipy.optimize on the way
+    assert done.stdout.split() == ["1", "True", "False", "False", "False"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from facetrust.errors import ConfigError, InputError
@@ -121,3 +122,19 @@ def test_out_of_order_frames_raise() -> None:
 def test_bad_settings_raise(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         link_tracks([], **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 4), (4, 1), (2, 3), (3, 2), (4, 4), (5, 3), (7, 6)])
+def test_assignment_is_optimal_like_scipy(shape: tuple[int, int]) -> None:
+    from scipy.optimize import linear_sum_assignment
+
+    from facetrust.faces.tracking import _assign
+
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(20):
+        cost = rng.uniform(0, 10, size=shape)
+        rows, cols = _assign(cost)
+        ref_rows, ref_cols = linear_sum_assignment(cost)
+        assert cost[rows, cols].sum() == pytest.approx(cost[ref_rows, ref_cols].sum())
+        assert len(set(rows.tolist())) == len(rows) == min(shape) and len(set(cols.tolist())) == len(cols)
+        assert list(rows) == sorted(rows)

@@ -119,3 +119,20 @@ def test_more_frames_than_one_chunk(tmp_path: Path, tiny_detector: Path) -> None
 def test_sampling_modes(media_dir: Path, tiny_detector: Path, kwargs: dict, expected: int) -> None:
     report = analyze(media_dir / "face clip.mp4", tiny_detector, **kwargs)
     assert report.frames_sampled == expected
+
+
+def test_analyze_many_keeps_the_order_and_reports_each_failure_in_place(media_dir: Path, tiny_detector: Path) -> None:
+    names = ["face clip.mp4", "empty.mp4", "two people.mp4", "notes.mp4", "astronaut photo ü.jpg", "gone.mp4"]
+    paths = [media_dir / n for n in names]
+    results = list(facetrust.analyze_many(paths, detector=str(tiny_detector), device="cpu", frames=6))
+    assert [source for source, _ in results] == paths
+    kinds = [type(outcome).__name__ for _, outcome in results]
+    assert kinds == ["Report", "EmptyMediaError", "Report", "UnsupportedMediaError", "Report", "MediaNotFoundError"]
+    for path, outcome in results:  # the same report as one call at a time (scans overlap, results do not)
+        if isinstance(outcome, facetrust.Report):
+            alone = analyze(path, tiny_detector, frames=6)
+            assert outcome.fake_probability == alone.fake_probability and outcome.path == str(path)
+            assert len(outcome.people) == len(alone.people)
+    assert list(facetrust.analyze_many([], detector=str(tiny_detector), device="cpu")) == []
+    with pytest.raises(facetrust.ConfigError):
+        next(facetrust.analyze_many(paths, detector=str(tiny_detector), device="cpu", frames=0))

@@ -128,20 +128,28 @@ def detect(
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as progress:
             task = progress.add_task("analysing", total=len(inputs))
+            readable = [p for p in inputs if p not in unreadable]
+            results = facetrust.analyze_many(readable, **options) if readable else iter(())
+            next_readable = 0
             for path in inputs:
                 progress.update(task, description=f"analysing {escape(path.name[:40])}")
                 name = escape(f"{str(path):<{width}}")
                 error: dict[str, str] | None = None
-                try:
-                    if path in unreadable:
-                        raise unreadable[path]
-                    report = facetrust.analyze(path, **options)
-                except facetrust.FacetrustError as exc:  # ConfigError too: this input failed, the rest go on
-                    error = {"type": type(exc).__name__, "message": str(exc)}
-                except Exception as exc:  # a bug, not a bad input: record it and go on with the others
-                    logger.debug("internal error while analysing %s", path, exc_info=True)
+                outcome: facetrust.Report | Exception
+                if path in unreadable:
+                    outcome = unreadable[path]
+                else:
+                    source, outcome = next(results)  # the next file is decoded meanwhile (analyze_many)
+                    assert source == readable[next_readable]
+                    next_readable += 1
+                if isinstance(outcome, facetrust.FacetrustError):  # ConfigError too: this input failed, the rest go on
+                    error = {"type": type(outcome).__name__, "message": str(outcome)}
+                elif isinstance(outcome, Exception):  # a bug, not a bad input: record it and go on with the others
+                    logger.debug("internal error while analysing %s", path, exc_info=outcome)
                     internal += 1
-                    error = {"type": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
+                    error = {"type": INTERNAL_ERROR, "message": f"{type(outcome).__name__}: {outcome}"}
+                else:
+                    report = outcome
                 if error is not None:
                     failed += 1
                     entries.append(_entry(path, None, error))

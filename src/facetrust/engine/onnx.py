@@ -133,25 +133,23 @@ class OnnxDetector:
         batch = batch * self._scale - self._shift
         return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 
+    @property
+    def input_signature(self) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
+        """What :meth:`preprocess` depends on: detectors with equal signatures can share one prepared batch."""
+        return self.spec.input_size, tuple(self.spec.mean), tuple(self.spec.std)
+
+    def logits_of_batch(self, x: np.ndarray) -> np.ndarray:
+        """Fake logits of a batch already prepared by :meth:`preprocess` (this or an equal-signature detector)."""
+        y = np.asarray(self._session.run(None, {self._input: x})[0], np.float32)  # type: ignore[attr-defined]
+        if y.ndim != 2 or y.shape[1] != self.spec.num_outputs:
+            raise WeightsError(f"detector {self.spec.name!r} produced output of shape {y.shape}, expected "
+                               f"(N, {self.spec.num_outputs}) per its spec")
+        fake = self.spec.fake_index
+        return y[:, 0] if self.spec.num_outputs == 1 else y[:, fake] - y[:, 1 - fake]
+
     def logits(self, crops: np.ndarray | Sequence[np.ndarray], *, batch_size: int = 32) -> np.ndarray:
         """Fake logits (before temperature), ``(N,)`` float32, in input order."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        items = as_crop_list(crops)
-        for i, crop in enumerate(items):
-            check_crop(crop, i)
-        if not items:
-            return np.empty(0, np.float32)
-        out = []
-        for start in range(0, len(items), batch_size):
-            x = self.preprocess(items[start : start + batch_size])
-            y = np.asarray(self._session.run(None, {self._input: x})[0], np.float32)  # type: ignore[attr-defined]
-            if y.ndim != 2 or y.shape[1] != self.spec.num_outputs:
-                raise WeightsError(f"detector {self.spec.name!r} produced output of shape {y.shape}, expected "
-                                   f"(N, {self.spec.num_outputs}) per its spec")
-            fake = self.spec.fake_index
-            out.append(y[:, 0] if self.spec.num_outputs == 1 else y[:, fake] - y[:, 1 - fake])
-        return np.concatenate(out).astype(np.float32)
+        return shared_pass_logits([self], crops, batch_size=batch_size)[0]
 
     def predict_proba(self, crops: np.ndarray | Sequence[np.ndarray], *, batch_size: int = 32) -> np.ndarray:
         """uint8 RGB crops ``(N, H, W, 3)`` (any size) → ``(N,)`` float32 fake probabilities in [0, 1]."""
@@ -168,6 +166,25 @@ class OnnxDetector:
     def __repr__(self) -> str:
         return (f"OnnxDetector(name={self.spec.name!r}, architecture={self.spec.architecture!r}, "
                 f"input_size={self.spec.input_size}, device='cpu')")
+
+
+def shared_pass_logits(detectors: Sequence[OnnxDetector], crops: np.ndarray | Sequence[np.ndarray], *,
+                       batch_size: int = 32) -> list[np.ndarray]:
+    """Each detector's fake logits for ``crops``, preparing every batch once for all of them (they must
+    share :attr:`OnnxDetector.input_signature`): an ensemble's members scored in one pass."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if len({d.input_signature for d in detectors}) > 1:
+        raise ConfigError("detectors scored in one pass must share input size, mean and std")
+    items = as_crop_list(crops)
+    for i, crop in enumerate(items):
+        check_crop(crop, i)
+    outs: list[list[np.ndarray]] = [[] for _ in detectors]
+    for start in range(0, len(items), batch_size):
+        x = detectors[0].preprocess(items[start : start + batch_size])
+        for out, detector in zip(outs, detectors, strict=True):
+            out.append(detector.logits_of_batch(x))
+    return [np.concatenate(out).astype(np.float32) if out else np.empty(0, np.float32) for out in outs]
 
 
 def load_onnx_detector(spec_path: Path, *, threads: int | None = None) -> OnnxDetector:
@@ -209,6 +226,7 @@ __all__ = [
     "ONNX_SUFFIX",
     "OnnxDetector",
     "load_onnx_detector",
+    "shared_pass_logits",
     "onnx_files",
     "onnx_problem",
     "read_graph_card",

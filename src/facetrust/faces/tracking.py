@@ -76,9 +76,7 @@ def link_tracks(
         matches: dict[int, FaceTrack] = {}
         if active:
             cost = _cost_matrix(kept, [t.observations[-1].face for t in active], max_center_distance, min_iou)
-            from scipy.optimize import linear_sum_assignment  # scipy.optimize costs 0.3 s to import
-
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = _assign(cost)
             for r, c in zip(rows, cols, strict=True):
                 if cost[r, c] < _NO_MATCH:
                     matches[int(r)] = active[int(c)]
@@ -92,6 +90,40 @@ def link_tracks(
 
     logger.debug("linked %d tracks; dropped %s", len(tracks), dropped)
     return TrackingResult(tracks=tracks, dropped=dropped)
+
+
+def _assign(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-cost assignment of rows to columns (as ``scipy.optimize.linear_sum_assignment``).
+
+    One face or one track (almost every frame) is a plain argmin and a few of each are tried exhaustively:
+    importing ``scipy.optimize`` costs 0.35 s of start-up, more than all the tracking of a video."""
+    n_rows, n_cols = cost.shape
+    if n_rows == 1:
+        return np.array([0]), np.array([int(np.argmin(cost[0]))])
+    if n_cols == 1:
+        return np.array([int(np.argmin(cost[:, 0]))]), np.array([0])
+    if max(n_rows, n_cols) <= 5:
+        import itertools
+
+        rows = np.arange(min(n_rows, n_cols))
+        best: tuple[float, tuple[int, ...]] | None = None
+        if n_rows <= n_cols:
+            for cols in itertools.permutations(range(n_cols), n_rows):
+                total = float(cost[rows, list(cols)].sum())
+                if best is None or total < best[0]:
+                    best = (total, cols)
+            assert best is not None
+            return rows, np.array(best[1])
+        for picked in itertools.permutations(range(n_rows), n_cols):
+            total = float(cost[list(picked), np.arange(n_cols)].sum())
+            if best is None or total < best[0]:
+                best = (total, picked)
+        assert best is not None
+        order = np.argsort(best[1])
+        return np.array(best[1])[order], np.arange(n_cols)[order]
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)
 
 
 def _cost_matrix(

@@ -285,6 +285,9 @@ class EnsembleDetector:
         """Each member's per-track, per-crop fake probabilities (from its own ``predict_tracks``), by name; NaN
         for every crop of a track the member abstains on (:meth:`abstains`)."""
         tracks = [list(track) for track in tracks]
+        shared = self._one_pass(tracks, batch_size)
+        if shared is not None:
+            return shared
         out: dict[str, list[np.ndarray]] = {}
         for member in self.members:
             scored = [i for i, track in enumerate(tracks) if not self.abstains(member, len(track))]
@@ -294,6 +297,22 @@ class EnsembleDetector:
                 per_track[i] = p
             out[member.spec.name] = per_track
         return out
+
+    def _one_pass(self, tracks: list[list[Any]], batch_size: int) -> dict[str, list[np.ndarray]] | None:
+        """Members on onnxruntime that prepare crops alike score every batch from one preparation; None when
+        the members are not all such (torch members, clip members, other input sizes)."""
+        from facetrust.engine.onnx import OnnxDetector, shared_pass_logits  # torch-free
+
+        if not all(isinstance(m, OnnxDetector) for m in self.members) or \
+                len({m.input_signature for m in self.members}) != 1:
+            return None
+        lengths = [len(track) for track in tracks]
+        flat = [crop for track in tracks for crop in track]
+        logits = shared_pass_logits(self.members, flat, batch_size=batch_size)
+        from facetrust.scoring.crops import logits_to_probabilities
+
+        return {m.spec.name: np.split(logits_to_probabilities(z, m.spec.temperature), np.cumsum(lengths)[:-1])
+                if lengths else [] for m, z in zip(self.members, logits, strict=True)}
 
     def predict_tracks(self, tracks: Sequence[Crops], *, batch_size: int = 32) -> list[np.ndarray]:
         """Per track, the ``(n_t,)`` float32 ensemble fake probability of each crop (combined per crop)."""

@@ -1,3 +1,6 @@
+import numpy as np
+import pytest
+
 import facetrust
 
 
@@ -22,3 +25,21 @@ def test_error_hierarchy() -> None:
 def test_list_detectors_includes_default() -> None:
     names = [d.name for d in facetrust.list_detectors()]
     assert "default" in names
+
+
+@pytest.mark.parametrize(("args", "kwargs", "error"), [
+    ((b"\x00\x01",), {}, facetrust.InputError),
+    ((None,), {}, facetrust.InputError),
+    ((np.zeros((8, 8, 3), np.uint8),), {"frames": "8"}, facetrust.ConfigError),
+    ((np.zeros((8, 8, 3), np.uint8),), {"frames": True}, facetrust.ConfigError),
+    ((np.zeros((8, 8, 3), np.uint8),), {"per_second": "1"}, facetrust.ConfigError),
+    ((np.zeros((8, 8, 3), np.uint8),), {"threshold": "0.5"}, facetrust.ConfigError),
+    ((np.zeros((8, 8, 3), np.uint8),), {"detector": 3}, facetrust.ConfigError),
+    ((np.zeros((8, 8, 3), np.uint8),), {"sampling": None}, facetrust.ConfigError),
+])
+def test_wrong_types_are_facetrust_errors_naming_the_option(args, kwargs, error) -> None:
+    # issue 14, defect 7: never a bare TypeError / ValueError from deep inside
+    with pytest.raises(error) as info:
+        facetrust.analyze(*args, **kwargs)
+    if kwargs:
+        assert next(iter(kwargs)) in str(info.value)

@@ -94,11 +94,20 @@ def analyze(
         from facetrust.media.probe import resolve_path
 
         resolve_path(source)  # a missing, unreadable or empty file is refused before any model loads
-    pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))
     options = PipelineOptions(
         frames=frames, sampling=sampling, every=every, per_second=per_second, threshold=threshold
     )
+    detector = os.fspath(detector) if isinstance(detector, os.PathLike) else detector
+    _check_names(detector=detector, face_detector=face_detector, device=device)
+    pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))
     return pipeline.analyze(source, options)
+
+
+def _check_names(**names: object) -> None:
+    """Detector, face detector and device are strings (device may be None): ConfigError otherwise."""
+    for key, value in names.items():
+        if not (isinstance(value, str) or (key == "device" and value is None)):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
 
 
 def analyze_many(
@@ -123,10 +132,12 @@ def analyze_many(
     from facetrust.engine import check_runtime
     from facetrust.pipeline import PipelineOptions, get_pipeline
 
-    pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))
     options = PipelineOptions(
         frames=frames, sampling=sampling, every=every, per_second=per_second, threshold=threshold
     )
+    detector = os.fspath(detector) if isinstance(detector, os.PathLike) else detector
+    _check_names(detector=detector, face_detector=face_detector, device=device)
+    pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))
     yield from pipeline.analyze_many(sources, options)
 
 

@@ -48,6 +48,22 @@ class PipelineOptions:
     min_face_size: float = 40.0  # faces smaller than this (pixels) are dropped
     min_face_score: float = 0.9  # face detector confidence below which faces are dropped
 
+    def __post_init__(self) -> None:
+        # types first (ranges are checked where each value is used): analyze(path, frames="8") is a
+        # ConfigError naming the option, not a TypeError from deep inside
+        for key in ("frames", "every"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{key} must be an integer, got {value!r}")
+        for key in ("per_second", "min_face_size", "min_face_score", "threshold"):
+            value = getattr(self, key)
+            if value is None and key == "threshold":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{key} must be a number, got {value!r}")
+        if not isinstance(self.sampling, str):
+            raise ConfigError(f"sampling must be a string, got {self.sampling!r}")
+
 
 @dataclass
 class FaceScan:

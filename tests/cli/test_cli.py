@@ -325,3 +325,62 @@ def test_bad_sampling_and_face_detector_options_are_usage_errors(options: list[s
     assert result.stdout == ""
     if "--face-detector" in options:
         assert "mtcnn" in result.stderr
+
+
+def test_a_symlink_loop_with_json_is_a_failed_input_not_a_traceback(tmp_path: Path, tiny_detector: Path) -> None:
+    # issue 14, defect 2: Path.resolve() raised RuntimeError in the output-file check
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    result = run("detect", str(tmp_path / "a"), "--detector", str(tiny_detector), "--json", str(tmp_path / "x.json"))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "ERROR" in result.stdout
+    assert json.loads((tmp_path / "x.json").read_text())["results"][0]["error"]["type"] == "MediaNotFoundError"
+
+
+def test_a_pattern_that_matches_nothing_is_a_usage_error(tmp_path: Path, media_dir: Path) -> None:
+    # issue 14, defect 4: like an empty folder, "no media found" is exit 2
+    result = run("detect", str(tmp_path / "*.mp4"))
+    assert result.exit_code == 2 and "no media files found" in result.stderr
+    # with another input, the unmatched pattern is a failed input like a missing file, and the rest goes on
+    result = run("detect", str(tmp_path / "*.mp4"), str(media_dir / "empty.mp4"))
+    assert result.exit_code == 1 and result.stdout.count("ERROR") == 2
+
+
+def test_control_characters_in_names_stay_on_one_line(tmp_path: Path, media_dir: Path, tiny_detector: Path) -> None:
+    # issue 14, defect 6: a newline in a file name split its result line in two; the JSON keeps the real name
+    odd = tmp_path / "two\nlines\x1b[31m.jpg"
+    shutil.copy(media_dir / "astronaut photo ü.jpg", odd)
+    result = run("detect", str(odd), "--detector", str(tiny_detector), "--json", str(tmp_path / "r.json"))
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1 and "two\\nlines\\x1b[31m.jpg" in lines[0] and "\x1b" not in lines[0]
+    assert json.loads((tmp_path / "r.json").read_text())["results"][0]["path"] == str(odd)
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_stopped_batch_writes_what_it_analysed(signame: str, tmp_path: Path, media_dir: Path,
+                                                 tiny_detector: Path) -> None:
+    # issue 14, defect 1: `timeout`, `kill`, `docker stop` and systemd send SIGTERM; only SIGINT was handled
+    import signal
+    import subprocess
+    import sys
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(40):
+        shutil.copy(media_dir / "face clip.mp4", folder / f"clip_{i:02d}.mp4")
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    process = subprocess.Popen([sys.executable, "-m", "facetrust.cli.main", "detect", str(folder), "--detector",
+                                str(tiny_detector), "--frames", "4", "--json", str(out_json), "--csv", str(out_csv)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline()  # one result is in: stop the run now
+    assert "clip_00.mp4" in first
+    process.send_signal(getattr(signal, signame))
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + getattr(signal, signame), stderr
+    written = json.loads(out_json.read_text())
+    done = len(written["results"])
+    assert written["complete"] is False and 1 <= done < 40
+    assert len(list(csv.DictReader(out_csv.open(encoding="utf-8")))) == done
+    assert f"interrupted ({signame})" in stderr and "Traceback" not in stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import tempfile
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,7 @@ from facetrust.cli.common import (
     Runtime,
     RuntimeOpt,
     Sampling,
+    Stopped,
     _check_output_file,
     _entry,
     _error_text,
@@ -32,8 +34,13 @@ from facetrust.cli.common import (
     _write_outputs,
     err,
     expand_inputs,
+    hold_signals,
     logger,
     out,
+    printable,
+    restore_signals,
+    stop_on_signals,
+    unmatched_pattern,
 )
 from facetrust.utils.logging import setup_logging
 
@@ -80,7 +87,7 @@ def detect(
     if face_detector not in list_face_detectors():
         raise _usage_error(str(facetrust.UnknownNameError("face detector", face_detector, list_face_detectors())))
     inputs = expand_inputs(paths)
-    if not inputs:
+    if all(unmatched_pattern(p) for p in inputs):  # an empty folder or a pattern that matched nothing
         raise _usage_error(f"no media files found in {' '.join(paths)}")
     for option, file in (("--json", json_file), ("--csv", csv_file)):
         if file is not None:
@@ -122,8 +129,9 @@ def detect(
     }
     entries: list[dict[str, Any]] = []
     failed = internal = 0
-    interrupted = False
-    width = max(len(str(p)) for p in inputs)
+    interrupted: int | None = None  # the signal that stopped the run
+    width = max(len(printable(str(p))) for p in inputs)
+    previous = stop_on_signals()  # SIGTERM (timeout, kill, docker stop, systemd) and SIGHUP stop like Ctrl-C
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as progress:
@@ -132,8 +140,8 @@ def detect(
             results = facetrust.analyze_many(readable, **options) if readable else iter(())
             next_readable = 0
             for path in inputs:
-                progress.update(task, description=f"analysing {escape(path.name[:40])}")
-                name = escape(f"{str(path):<{width}}")
+                progress.update(task, description=f"analysing {escape(printable(path.name)[:40])}")
+                name = escape(f"{printable(str(path)):<{width}}")
                 error: dict[str, str] | None = None
                 outcome: facetrust.Report | Exception
                 if path in unreadable:
@@ -153,20 +161,24 @@ def detect(
                 if error is not None:
                     failed += 1
                     entries.append(_entry(path, None, error))
-                    _print_result(progress, f"{name}  [red]ERROR[/red]  {escape(_error_text(error))}")
+                    _print_result(progress, f"{name}  [red]ERROR[/red]  {escape(printable(_error_text(error)))}")
                 else:
                     entries.append(_entry(path, report, None))
                     style = VERDICT_STYLE.get(str(report.verdict), "none")
                     verdict, _, rest = report.summary().partition("  ")
                     _print_result(progress, f"{name}  [{style}]{escape(verdict)}[/{style}]  {escape(rest)}")
                 progress.advance(task)
+    except Stopped as stop:
+        interrupted = stop.signum
     except KeyboardInterrupt:
-        interrupted = True
+        interrupted = signal.SIGINT
     finally:  # whatever happened, write what was analysed
+        hold_signals(previous)
         written = _write_outputs(json_file, csv_file, entries, complete=len(entries) == len(inputs))
-    if interrupted:
-        err.print(f"interrupted after {len(entries)} of {len(inputs)} input(s)")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        restore_signals(previous)
+    if interrupted is not None:
+        err.print(f"interrupted ({signal.Signals(interrupted).name}) after {len(entries)} of {len(inputs)} input(s)")
+        raise typer.Exit(EXIT_INTERRUPTED if interrupted == signal.SIGINT else 128 + interrupted)
     if failed:
         err.print(f"{failed} of {len(inputs)} input(s) failed")
     if internal and not verbose:

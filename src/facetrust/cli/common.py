@@ -82,6 +82,56 @@ def expand_inputs(items: list[str]) -> list[Path]:
     return [p for p in paths if not (p in seen or seen.add(p))]
 
 
+class Stopped(BaseException):  # noqa: N818 - a stop request, not an error
+    """Raised in the main thread when SIGTERM or SIGHUP arrives, so a batch stops as on Ctrl-C: what was
+    analysed is written, and the exit code is 128 + the signal number. A BaseException, like
+    KeyboardInterrupt, so no ``except Exception`` on the way turns it into a failed input."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
+def stop_on_signals() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into :class:`Stopped`; returns the handlers to restore."""
+    import signal
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None:  # pragma: no cover - Windows has no SIGHUP
+            continue
+        try:
+            previous[signum] = signal.signal(signum, _stop)
+        except ValueError:  # not the main thread (an embedding application): leave its handlers alone
+            break
+    return previous
+
+
+def hold_signals(previous: dict[int, Any]) -> None:
+    """Ignore the stop signals while the results are written (a second SIGTERM must not cut the file)."""
+    import signal
+
+    for signum in previous:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def restore_signals(previous: dict[int, Any]) -> None:
+    import signal
+
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+def unmatched_pattern(path: Path) -> bool:
+    """Whether ``path`` is a glob pattern that matched no file (kept by :func:`expand_inputs`)."""
+    return any(ch in str(path) for ch in "*?[") and not path.exists()
+
+
 def _check_output_file(option: str, file: Path, inputs: list[Path]) -> None:
     """Raise a usage error unless ``file`` can be written: its folder exists and is writable, it is not a
     folder, not read-only, and not one of the inputs (which it would overwrite)."""
@@ -94,9 +144,26 @@ def _check_output_file(option: str, file: Path, inputs: list[Path]) -> None:
         raise _usage_error(f"{option} {file}: folder {parent} is not writable")
     if file.exists() and not os.access(file, os.W_OK):
         raise _usage_error(f"{option} {file}: file is not writable")
-    resolved = file.resolve()
-    if any(resolved == p.resolve() for p in inputs):
+    resolved = _resolved(file)
+    if resolved is not None and any(resolved == _resolved(p) for p in inputs):
         raise _usage_error(f"{option} {file}: is also an input; refusing to overwrite it")
+
+
+def _resolved(path: Path) -> Path | None:
+    """``path.resolve()``, or None for a path that cannot be resolved (a symlink loop): it is no file."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (a newline in a file name would split its result
+    line in two); the JSON and CSV outputs keep the real names."""
+    return text.translate(_CONTROL)
 
 
 def _entry(path: Path, report: facetrust.Report | None, error: dict[str, str] | None) -> dict[str, Any]:

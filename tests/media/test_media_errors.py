@@ -175,3 +175,18 @@ def test_only_facetrust_errors_escape(tmp_path: Path, clip: Path) -> None:
                     reader.read([0.0, 0.1, 0.15])
             except InputError as exc:
                 assert str(path) in str(exc)
+
+
+def test_a_fifo_is_refused_as_not_a_file_not_called_empty(tmp_path) -> None:
+    # issue 14, defect 9: a FIFO given directly was called "empty (0 bytes)"
+    import os
+
+    import pytest
+
+    from facetrust.errors import UnsupportedMediaError
+    from facetrust.media import open_media
+
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(UnsupportedMediaError, match="named pipe"):
+        open_media(fifo)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,9 +72,14 @@ def resolve_path(source: str | os.PathLike[str] | os.PathLike[bytes]) -> Path:
     if path.is_dir():
         raise MediaNotFoundError(f"{path}: is a directory, not a media file")
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise MediaNotFoundError(f"{path}: no such file") from exc
+    size = info.st_size
+    if not stat.S_ISREG(info.st_mode):  # a FIFO, socket or device: reading it could block or never end
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                else "a device")
+        raise UnsupportedMediaError(f"{path}: is {kind}, not a regular media file; save the media to a file first")
     if not os.access(path, os.R_OK):
         raise MediaNotFoundError(f"{path}: file is not readable (permission denied)")
     if size == 0:

@@ -60,6 +60,8 @@ def analyze(
     every: int = 1,
     per_second: float = 1.0,
     runtime: str = "auto",
+    max_pixels: int | None = None,
+    max_duration: float | None = None,
 ) -> Report:
     """Analyse one image or video and say whether its faces look altered.
 
@@ -75,6 +77,8 @@ def analyze(
             ``"per_second"`` (``per_second`` frames per second); stride and per-second are capped at 300 frames.
         runtime: ``"auto"`` (onnxruntime when the detector ships ONNX graphs and no GPU is asked for, else
             PyTorch), ``"onnx"`` or ``"torch"``.
+        max_pixels, max_duration: refuse frames larger than this many pixels (default 80 million) and videos
+            longer than this many seconds (default 4 h) with :class:`MediaTooLargeError`, before decoding.
 
     Returns:
         A :class:`Report` with ``verdict`` (REAL / FAKE / UNCERTAIN / NO_FACE), ``fake_probability`` and
@@ -86,7 +90,7 @@ def analyze(
         WeightsError: the detector's weights are missing or altered.
     """
     from facetrust.engine import check_runtime
-    from facetrust.pipeline import PipelineOptions, get_pipeline
+    from facetrust.pipeline import get_pipeline
 
     if not isinstance(source, str | os.PathLike | np.ndarray):
         raise InputError(f"source must be a path or an RGB uint8 array, got {type(source).__name__}")
@@ -94,13 +98,20 @@ def analyze(
         from facetrust.media.probe import resolve_path
 
         resolve_path(source)  # a missing, unreadable or empty file is refused before any model loads
-    options = PipelineOptions(
-        frames=frames, sampling=sampling, every=every, per_second=per_second, threshold=threshold
-    )
+    options = _options(frames, sampling, every, per_second, threshold, max_pixels, max_duration)
     detector = os.fspath(detector) if isinstance(detector, os.PathLike) else detector
     _check_names(detector=detector, face_detector=face_detector, device=device)
     pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))
     return pipeline.analyze(source, options)
+
+
+def _options(frames: int, sampling: str, every: int, per_second: float, threshold: float | None,
+             max_pixels: int | None, max_duration: float | None) -> Any:
+    from facetrust.pipeline import PipelineOptions
+
+    limits = {k: v for k, v in (("max_pixels", max_pixels), ("max_duration", max_duration)) if v is not None}
+    return PipelineOptions(frames=frames, sampling=sampling, every=every, per_second=per_second,
+                           threshold=threshold, **limits)
 
 
 def _check_names(**names: object) -> None:
@@ -122,6 +133,8 @@ def analyze_many(
     every: int = 1,
     per_second: float = 1.0,
     runtime: str = "auto",
+    max_pixels: int | None = None,
+    max_duration: float | None = None,
 ) -> Iterator[tuple[str | os.PathLike | np.ndarray, Report | Exception]]:
     """Analyse many images or videos, in order: yields ``(source, report)``, or ``(source, error)`` for a
     source that could not be analysed, and goes on with the others. Takes the options of :func:`analyze`.
@@ -130,11 +143,9 @@ def analyze_many(
     current one is classified. Errors are :class:`FacetrustError` subclasses for bad input; any other
     exception type is a bug in facetrust (please report it). Bad options raise before the first file."""
     from facetrust.engine import check_runtime
-    from facetrust.pipeline import PipelineOptions, get_pipeline
+    from facetrust.pipeline import get_pipeline
 
-    options = PipelineOptions(
-        frames=frames, sampling=sampling, every=every, per_second=per_second, threshold=threshold
-    )
+    options = _options(frames, sampling, every, per_second, threshold, max_pixels, max_duration)
     detector = os.fspath(detector) if isinstance(detector, os.PathLike) else detector
     _check_names(detector=detector, face_detector=face_detector, device=device)
     pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))

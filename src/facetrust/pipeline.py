@@ -19,6 +19,7 @@ from facetrust.errors import ConfigError
 from facetrust.faces import FaceDetector, create_face_detector, crop_face, link_tracks
 from facetrust.frames import sample_times
 from facetrust.media import open_media
+from facetrust.media.probe import DEFAULT_MAX_DURATION, DEFAULT_MAX_PIXELS
 from facetrust.models.ensemble import EnsembleDetector
 from facetrust.report import FrameScore, MemberScore, PersonReport, Report
 from facetrust.types import CropSpec, FaceBox, FaceTrack, MediaInfo, TrackingResult
@@ -47,6 +48,8 @@ class PipelineOptions:
     threshold: float | None = None  # override of the detector's calibrated threshold
     min_face_size: float = 40.0  # faces smaller than this (pixels) are dropped
     min_face_score: float = 0.9  # face detector confidence below which faces are dropped
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger frames (width × height) are refused (MediaTooLargeError)
+    max_duration: float = DEFAULT_MAX_DURATION  # longer videos (seconds) are refused (MediaTooLargeError)
 
     def __post_init__(self) -> None:
         # types first (ranges are checked where each value is used): analyze(path, frames="8") is a
@@ -55,6 +58,11 @@ class PipelineOptions:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{key} must be an integer, got {value!r}")
+        if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+            raise ConfigError(f"max_pixels must be a positive integer, got {self.max_pixels!r}")
+        if isinstance(self.max_duration, bool) or not isinstance(self.max_duration, int | float) \
+                or not self.max_duration > 0:
+            raise ConfigError(f"max_duration must be a number of seconds > 0, got {self.max_duration!r}")
         for key in ("per_second", "min_face_size", "min_face_score", "threshold"):
             value = getattr(self, key)
             if value is None and key == "threshold":
@@ -94,7 +102,7 @@ def scan_faces(
         raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
     timings: dict[str, float] = {"decode": 0.0, "detect": 0.0, "crop": 0.0}
     frame_indices: list[int] = []
-    with open_media(source) as reader:
+    with open_media(source, max_pixels=options.max_pixels, max_duration=options.max_duration) as reader:
         info = reader.info
         times = [0.0] if info.kind == "image" else sample_times(
             info, mode=options.sampling, n=options.frames, every=options.every,

@@ -290,7 +290,7 @@ def test_interrupt_still_writes_what_was_analysed(media_dir: Path, tiny_detector
     assert result.exit_code == 130, result.output
     written = json.loads(out_json.read_text())
     assert written["complete"] is False and [Path(r["path"]).name for r in written["results"]] == ["tiny.png"]
-    assert "interrupted after 1 of 3" in result.stderr
+    assert "interrupted (SIGINT) after 1 of 3" in result.stderr
 
 
 @pytest.mark.parametrize(("options", "expected"), [
@@ -384,3 +384,17 @@ def test_a_stopped_batch_writes_what_it_analysed(signame: str, tmp_path: Path, m
     assert written["complete"] is False and 1 <= done < 40
     assert len(list(csv.DictReader(out_csv.open(encoding="utf-8")))) == done
     assert f"interrupted ({signame})" in stderr and "Traceback" not in stderr
+
+
+def test_limits_are_options_and_refuse_from_the_header(media_dir: Path, tiny_detector: Path, tmp_path: Path) -> None:
+    # issue 14, defect 10: the limits are documented and configurable
+    out_json = tmp_path / "r.json"
+    result = run("detect", str(media_dir / "face clip.mp4"), str(media_dir / "astronaut photo ü.jpg"),
+                 "--detector", str(tiny_detector), "--max-pixels", "100000", "--json", str(out_json))
+    assert result.exit_code == 1, result.output
+    errors = [r["error"] for r in json.loads(out_json.read_text())["results"]]
+    assert errors[0] is None and errors[1]["type"] == "MediaTooLargeError"  # 320x240 passes, 512x512 does not
+    result = run("detect", str(media_dir / "face clip.mp4"), "--detector", str(tiny_detector), "--max-duration", "0.1")
+    assert result.exit_code == 1 and "MediaTooLargeError" in result.stdout
+    help_text = run("detect", "--help").stdout
+    assert "max-pixels" in help_text and "80 million" in help_text and "4 hours" in help_text

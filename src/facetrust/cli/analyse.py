@@ -67,9 +67,19 @@ def detect(
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N (default: cuda if present).")] = None,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Override the calibrated threshold.")] = None,
     runtime: RuntimeOpt = Runtime.auto,
+    max_pixels: Annotated[int, typer.Option(
+        min=1, help="Refuse frames of more pixels (width x height) than this, before decoding "
+                    "(MediaTooLargeError).")] = 80_000_000,
+    max_duration: Annotated[float, typer.Option(
+        min=0.001, help="Refuse videos longer than this many seconds, before decoding (MediaTooLargeError).")]
+        = 4 * 3600.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
 ) -> None:
-    """Analyse media files and print one verdict line per input (on stdout)."""
+    """Analyse media files and print one verdict line per input (on stdout).
+
+    Limits (each an option): frames of at most 80 million pixels, videos of at most 4 hours, at most 300
+    frames analysed per video; anything larger is refused from its header, before decoding, as a failed
+    input (MediaTooLargeError), and the other inputs go on."""
     from facetrust.faces import list_face_detectors
 
     setup_logging(logging.INFO if verbose else logging.WARNING)
@@ -125,7 +135,7 @@ def detect(
         "frames": 32 if frames is None else frames, "sampling": sampling.value,
         "every": 1 if every is None else every, "per_second": 1.0 if per_second is None else per_second,
         "detector": detector, "face_detector": face_detector, "device": device, "threshold": threshold,
-        "runtime": runtime.value,
+        "runtime": runtime.value, "max_pixels": max_pixels, "max_duration": max_duration,
     }
     entries: list[dict[str, Any]] = []
     failed = internal = 0

@@ -157,3 +157,17 @@ def test_pixel_limit_applies_to_files_and_arrays(tmp_path: Path) -> None:
         open_media(marker_image(), max_pixels=1000)
     with open_media(path, max_pixels=64 * 48):
         pass
+
+
+def test_transparent_pixels_are_shown_over_white_not_scored_as_hidden(tmp_path) -> None:
+    # issue 14, defect 8: an RGBA image whose face is fully transparent was scored on the hidden pixels
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., :3] = (200, 30, 30)  # hidden red under full transparency on the left half
+    rgba[:, 30:, 3] = 255  # opaque red on the right half
+    rgba[:, 15:30, 3] = 128  # half-transparent strip
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    with open_media(tmp_path / "a.png") as reader:
+        image = reader.read([0.0])[0].image
+    assert (image[:, :15] == 255).all()  # transparent: the white page
+    assert (image[:, 30:] == (200, 30, 30)).all()  # opaque: as drawn
+    assert 100 < image[0, 20, 1] < 160  # half-transparent: a blend of both

@@ -64,7 +64,8 @@ def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
 
 
 def _pil_to_rgb(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode (palette, grey, RGBA, CMYK, 16-bit, float) to uint8 RGB; alpha is dropped."""
+    """Any Pillow mode (palette, grey, RGBA, CMYK, 16-bit, float) to uint8 RGB; transparent images are
+    composited over white, as a viewer shows them (hidden pixels under full transparency are never scored)."""
     mode = image.mode
     if mode.startswith("I") or mode == "F":
         values = np.asarray(image, dtype=np.float64)
@@ -76,6 +77,11 @@ def _pil_to_rgb(image: Image.Image) -> np.ndarray:
         return np.repeat(grey[:, :, None], 3, axis=2)
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # what a viewer shows: the picture over a white page, not the colours hidden under transparent pixels
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.array(image, dtype=np.uint8)

@@ -156,3 +156,33 @@ def test_write_video_rejects_bad_input(tmp_path: Path) -> None:
         write_video(tmp_path / "x.avi", [index_frame(0)], rotation=90)
     with pytest.raises(ValueError):
         write_video(tmp_path / "x.mp4", [index_frame(0), index_frame(1)], pts=[10, 5])
+
+
+@pytest.mark.parametrize(("default", "width"), [(1, 320), (None, 320), (0, 64)])
+def test_the_stream_a_player_shows_is_analysed_and_the_others_are_named(
+    tmp_path: Path, default: int | None, width: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # issue 14, defect 5: only the first video stream was analysed, silently
+    path = tmp_path / "two.mkv"
+    container = av.open(str(path), "w", options={"default_mode": "passthrough"})
+    streams = []
+    for index, (w, h) in enumerate(((64, 64), (320, 240))):
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.disposition = av.stream.Disposition.default if index == default else av.stream.Disposition(0)
+        streams.append(stream)
+    for k in range(5):
+        for stream in streams:
+            frame = av.VideoFrame.from_ndarray(np.full((stream.height, stream.width, 3), 90, np.uint8),
+                                               format="rgb24")
+            frame.pts = k
+            for packet in stream.encode(frame):
+                container.mux(packet)
+    for stream in streams:
+        for packet in stream.encode(None):
+            container.mux(packet)
+    container.close()
+    with caplog.at_level("WARNING"), open_media(path) as reader:
+        assert reader.info.width == width  # marked default first, else the largest picture
+        assert reader.read([0.0])[0].image.shape[1] == width
+    assert "2 video streams" in caplog.text

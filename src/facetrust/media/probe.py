@@ -204,7 +204,15 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.Vide
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     decodable = [s for s in videos if s.codec_context is not None]
     if decodable:
-        return decodable[0]
+        # the stream a player shows: the one marked default, else the largest picture, else the first
+        chosen = max(decodable, key=lambda s: (bool(s.disposition & av.stream.Disposition.default),
+                                               (s.codec_context.width or 0) * (s.codec_context.height or 0),
+                                               -s.index))
+        if len(decodable) > 1:
+            logger.warning("%s: %d video streams; analysing stream %d (%s), as a player would, not the others",
+                           path, len(decodable), chosen.index,
+                           "marked default" if chosen.disposition & av.stream.Disposition.default else "largest")
+        return chosen
     if videos:
         codec = getattr(videos[0], "name", None)
         if codec is None:

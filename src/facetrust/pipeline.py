@@ -9,13 +9,13 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facetrust._version import __version__
-from facetrust.errors import ConfigError
+from facetrust.errors import ConfigError, CorruptMediaError
 from facetrust.faces import FaceDetector, create_face_detector, crop_face, link_tracks
 from facetrust.frames import sample_times
 from facetrust.media import open_media
@@ -87,6 +87,59 @@ class FaceScan:
     frame_indices: list[int]
     decode_failures: int
     timings: dict[str, float]
+    readable_fraction: float | None = None  # videos: the share of the duration that decodes (None: all of it)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Chunked:
+    """What :func:`_scan_times` found: per decoded frame its faces, the crops, and where decoding stopped."""
+
+    sampled: list[tuple[int, float, list[FaceBox]]]
+    crops: dict[tuple[int, int], np.ndarray]
+    frame_indices: list[int]
+    last_good: float | None  # time of the last decoded frame
+    damaged: bool  # a chunk of the sampled times could not be decoded at all: the data stop there
+
+
+def _scan_times(reader: Any, times: Sequence[float], face_detector: FaceDetector, crop: CropSpec,
+                timings: dict[str, float]) -> _Chunked:
+    """Decode ``times``, find and cut the faces, chunk by chunk: only crops are kept, so memory stays bounded
+    whatever the resolution and the number of sampled frames. The next chunk is decoded in a thread while
+    this one's faces are searched (PyAV and onnxruntime release the GIL), so the two stages overlap. A
+    chunk that cannot be decoded at all ends the scan (the file is cut or damaged there)."""
+    found = _Chunked([], {}, [], None, False)
+    chunks = [list(times[first : first + FRAME_CHUNK]) for first in range(0, len(times), FRAME_CHUNK)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facetrust-decode") as decoder:
+        pending = decoder.submit(reader.read, chunks[0]) if chunks else None
+        for k in range(len(chunks)):
+            mark = time.perf_counter()
+            assert pending is not None
+            try:
+                frames = pending.result()
+            except CorruptMediaError:
+                if reader.info.kind != "video":
+                    raise
+                found.damaged = True
+                break
+            finally:
+                timings["decode"] += time.perf_counter() - mark
+            pending = decoder.submit(reader.read, chunks[k + 1]) if k + 1 < len(chunks) else None
+            if not frames:
+                continue
+            found.last_good = frames[-1].timestamp
+            mark = time.perf_counter()
+            detections = face_detector.detect([f.image for f in frames])
+            timings["detect"] += time.perf_counter() - mark
+            mark = time.perf_counter()
+            for frame, faces in zip(frames, detections, strict=True):
+                ordinal = len(found.sampled)  # unique key, whatever the reader's frame indices
+                found.sampled.append((ordinal, frame.timestamp, faces))
+                found.frame_indices.append(frame.index)
+                for j, face in enumerate(faces):
+                    found.crops[(ordinal, j)] = crop_face(frame.image, face, crop)
+            timings["crop"] += time.perf_counter() - mark
+    return found
 
 
 def scan_faces(
@@ -96,50 +149,53 @@ def scan_faces(
     options: PipelineOptions | None = None,
 ) -> FaceScan:
     """media → sampled frames → faces → crops → tracks, for one file: the part shared by ``analyze`` (which
-    then scores the crops) and dataset extraction (which stores them)."""
+    then scores the crops) and dataset extraction (which stores them).
+
+    A video that stops decoding part-way (cut off, damaged) is salvaged: the frames are sampled again from
+    the part that decodes, and the scan says how much of the file that was (``readable_fraction``)."""
     options = options or PipelineOptions()
     if not 1 <= options.frames <= MAX_FRAMES:
         raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
     timings: dict[str, float] = {"decode": 0.0, "detect": 0.0, "crop": 0.0}
-    frame_indices: list[int] = []
+    warnings: list[str] = []
+    readable_fraction: float | None = None
     with open_media(source, max_pixels=options.max_pixels, max_duration=options.max_duration) as reader:
         info = reader.info
-        times = [0.0] if info.kind == "image" else sample_times(
-            info, mode=options.sampling, n=options.frames, every=options.every,
-            per_second=options.per_second, max_frames=MAX_FRAMES,
-        )
-        # decode, detect and crop chunk by chunk: only crops are kept, so memory stays bounded whatever the
-        # resolution and the number of sampled frames; the next chunk is decoded in a thread while this one's
-        # faces are searched (PyAV and onnxruntime release the GIL), so the two stages overlap
-        sampled: list[tuple[int, float, list[FaceBox]]] = []
-        crops: dict[tuple[int, int], np.ndarray] = {}
-        chunks = [times[first : first + FRAME_CHUNK] for first in range(0, len(times), FRAME_CHUNK)]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facetrust-decode") as decoder:
-            pending = decoder.submit(reader.read, chunks[0]) if chunks else None
-            for k in range(len(chunks)):
-                mark = time.perf_counter()
-                assert pending is not None
-                frames = pending.result()  # re-raises what decoding raised (CorruptMediaError, ...)
-                timings["decode"] += time.perf_counter() - mark
-                pending = decoder.submit(reader.read, chunks[k + 1]) if k + 1 < len(chunks) else None
-                if not frames:
-                    continue
-                mark = time.perf_counter()
-                detections = face_detector.detect([f.image for f in frames])
-                timings["detect"] += time.perf_counter() - mark
-                mark = time.perf_counter()
-                for frame, faces in zip(frames, detections, strict=True):
-                    ordinal = len(sampled)  # unique key, whatever the reader's frame indices
-                    sampled.append((ordinal, frame.timestamp, faces))
-                    frame_indices.append(frame.index)
-                    for j, face in enumerate(faces):
-                        crops[(ordinal, j)] = crop_face(frame.image, face, crop)
-                timings["crop"] += time.perf_counter() - mark
+
+        def times_for(media: MediaInfo) -> list[float]:
+            return [0.0] if media.kind == "image" else sample_times(
+                media, mode=options.sampling, n=options.frames, every=options.every,
+                per_second=options.per_second, max_frames=MAX_FRAMES,
+            )
+
+        times = times_for(info)
+        found = _scan_times(reader, times, face_detector, crop, timings)
         failures = reader.decode_failures
+        if info.kind == "video" and (found.damaged or failures) and info.duration:
+            fps = info.fps or 25.0
+            readable = min(info.duration, (found.last_good or 0.0) + 1.0 / fps)
+            readable_fraction = round(readable / info.duration, 4)
+            if found.last_good is not None and readable_fraction < 0.999:
+                # sample the requested number of frames again, from the part that decodes
+                # (ending half a frame after the last decoded one, so no sample falls on the first bad frame)
+                last = found.last_good
+                part = replace(info, duration=last + 0.5 / fps, frame_count=int(round(last * fps)) + 1)
+                again = times_for(part)
+                if again != times[: len(again)] or found.damaged:
+                    before = reader.decode_failures
+                    found = _scan_times(reader, again, face_detector, crop, timings)
+                    failures = reader.decode_failures - before
+                warnings.append(f"the video decodes only up to {readable:.2f} s of {info.duration:.2f} s "
+                                f"({readable_fraction:.0%} of it; the rest is cut off or damaged): frames were "
+                                "sampled from that part")
+        if not found.sampled:
+            raise CorruptMediaError(f"{info.path}: none of the {len(times)} sampled frames could be decoded "
+                                    "(damaged or cut-off video)")
     mark = time.perf_counter()
-    tracking = link_tracks(sampled, min_face_size=options.min_face_size, min_score=options.min_face_score)
+    tracking = link_tracks(found.sampled, min_face_size=options.min_face_size, min_score=options.min_face_score)
     timings["track"] = time.perf_counter() - mark
-    return FaceScan(info, sampled, crops, tracking, frame_indices, failures, timings)
+    return FaceScan(info, found.sampled, found.crops, tracking, found.frame_indices, failures, timings,
+                    readable_fraction, warnings)
 
 
 class Pipeline:
@@ -249,7 +305,7 @@ class Pipeline:
         people = [self._person_report(t, v, per_track[t.track_id], v.rule.threshold, frame_indices, m)
                   for t, v, m in zip(tracking.tracks, verdicts, members, strict=True)]
         timings["total"] = time.perf_counter() - started
-        warnings = []
+        warnings = list(scan.warnings)
         if failures:
             warnings.append(f"{failures} sampled frame(s) could not be decoded and were skipped")
         return Report(
@@ -272,6 +328,7 @@ class Pipeline:
             face_detector=self.face_detector.name,
             version=__version__,
             warnings=warnings,
+            readable_fraction=scan.readable_fraction,
         )
 
     @staticmethod

@@ -136,3 +136,23 @@ def test_analyze_many_keeps_the_order_and_reports_each_failure_in_place(media_di
     assert list(facetrust.analyze_many([], detector=str(tiny_detector), device="cpu")) == []
     with pytest.raises(facetrust.ConfigError):
         next(facetrust.analyze_many(paths, detector=str(tiny_detector), device="cpu", frames=0))
+
+
+@pytest.mark.parametrize("frames", [32, 8])
+def test_a_cut_off_video_is_sampled_from_the_part_that_decodes(frames: int, tmp_path: Path,
+                                                               tiny_detector: Path) -> None:
+    # issue 14, defect 3: 90 % of a faststart mp4 failed with 32 frames and passed with 8
+    from conftest import face_frames
+
+    from facetrust.media.testing import write_video
+
+    whole = write_video(tmp_path / "whole.mp4", face_frames(25) + face_frames(25)[::-1], fps=25,
+                        options={"movflags": "faststart"})
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.9)])
+    report = analyze(cut, tiny_detector, frames=frames)
+    assert report.frames_sampled == frames and len(report.people) == 1
+    assert report.readable_fraction is not None and 0.3 < report.readable_fraction < 0.95
+    assert any("decodes only up to" in w for w in report.warnings)
+    assert report.to_dict()["readable_fraction"] == report.readable_fraction
+    assert analyze(whole, tiny_detector, frames=frames).readable_fraction is None

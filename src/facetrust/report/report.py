@@ -91,6 +91,7 @@ class Report:
     face_detector: str
     version: str
     warnings: list[str] = field(default_factory=list)
+    readable_fraction: float | None = None  # videos cut off or damaged part-way: the share that decodes
 
     @property
     def is_video(self) -> bool:

@@ -42,7 +42,7 @@ from facetrust.errors import FacetrustError, InputError
 
 logger = logging.getLogger(__name__)
 
-SCAN_FORMAT = 1  # bump when what a cached scan holds changes
+SCAN_FORMAT = 2  # bump when what a cached scan holds changes (2: salvage of cut-off videos, warnings)
 
 #: Families of generators in ``labelled/`` (their manifest ``method``), reported together as well as alone.
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -204,15 +204,17 @@ def score_videos(
 
     Returns the detector's display name and ``{video key: result}``. With ``results_dir``, results are
     kept per detector fingerprint and reused."""
-    from facetrust.models import create_detector
+    from facetrust.engine import load_detector, runtime_of
     from facetrust.pipeline import Pipeline
 
-    model = create_detector(str(detector))
+    model = load_detector(str(detector))  # as `facetrust detect` runs it (onnxruntime when it has graphs)
     name = model.spec.name
     stored: dict[str, dict[str, Any]] = {}
     store_file = None
     if results_dir is not None:
-        store_file = Path(results_dir) / f"{name}-{detector_fingerprint(model)}.json"
+        # keyed by the weights and rules, and by how scans are made: results of older scans are not reused
+        store_file = (Path(results_dir)
+                      / f"{name}-{detector_fingerprint(model)}-scan{SCAN_FORMAT}-{runtime_of(model)}.json")
         if store_file.is_file():
             stored = json.loads(store_file.read_text(encoding="utf-8"))
     pipeline = Pipeline(model, cache.face_detector)

@@ -398,3 +398,83 @@ def test_limits_are_options_and_refuse_from_the_header(media_dir: Path, tiny_det
     assert result.exit_code == 1 and "MediaTooLargeError" in result.stdout
     help_text = run("detect", "--help").stdout
     assert "max-pixels" in help_text and "80 million" in help_text and "4 hours" in help_text
+
+
+def _folder_run(folder: Path, tiny_detector: Path, out_json: Path, *extra: str):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "facetrust.cli.main", "detect", str(folder), "--detector",
+                             str(tiny_detector), "--frames", "4", "--json", str(out_json), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGKILL"])
+def test_a_killed_run_resumes_and_gives_every_result_exactly_once(signame: str, tmp_path: Path, media_dir: Path,
+                                                                  tiny_detector: Path) -> None:
+    # issue 14: results are journalled as each input finishes (fsync'd), so even SIGKILL loses none
+    import signal
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(12):
+        shutil.copy(media_dir / ("face clip.mp4" if i % 3 else "astronaut photo ü.jpg"),
+                    folder / f"item_{i:02d}{'.mp4' if i % 3 else '.jpg'}")
+    shutil.copy(media_dir / "empty.mp4", folder / "item_99.mp4")  # a failed input is a result too
+    out_json = tmp_path / "r.json"
+    process = _folder_run(folder, tiny_detector, out_json)
+    assert process.stdout is not None
+    for _ in range(3):
+        process.stdout.readline()  # three results are in
+    process.send_signal(getattr(signal, signame))
+    process.communicate(timeout=120)
+    journal = tmp_path / "r.json.partial.jsonl"
+    assert journal.is_file() and 3 <= len(journal.read_text().splitlines()) < 13
+    resumed = run("detect", str(folder), "--detector", str(tiny_detector), "--frames", "4", "--json",
+                  str(out_json), "--resume")
+    assert resumed.exit_code == 1, resumed.output  # the empty file failed, in the first run or this one
+    results = json.loads(out_json.read_text())
+    paths = [Path(r["path"]).name for r in results["results"]]
+    assert results["complete"] is True and sorted(paths) == sorted(p.name for p in folder.iterdir())
+    assert "(from the earlier run)" in resumed.stdout and not journal.exists()
+    fresh = run("detect", str(folder), "--detector", str(tiny_detector), "--frames", "4", "--json",
+                str(tmp_path / "fresh.json"))
+    expected = {Path(r["path"]).name: r["fake_probability"] for r in json.loads((tmp_path / "fresh.json").read_text())["results"]}
+    assert {Path(r["path"]).name: r["fake_probability"] for r in results["results"]} == expected
+    assert fresh.exit_code == 1
+
+
+def test_two_runs_on_one_output_and_resume_without_output_are_usage_errors(tmp_path: Path, media_dir: Path,
+                                                                           tiny_detector: Path) -> None:
+    import fcntl
+
+    out_json = tmp_path / "r.json"
+    with (tmp_path / "r.json.lock").open("a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write("pid 12345")
+        lock.flush()
+        result = run("detect", str(media_dir / "face clip.mp4"), "--detector", str(tiny_detector), "--json",
+                     str(out_json))
+    assert result.exit_code == 2 and "another facetrust run" in result.stderr and "pid 12345" in result.stderr
+    assert not out_json.exists()
+    result = run("detect", str(media_dir / "face clip.mp4"), "--resume")
+    assert result.exit_code == 2 and "--resume needs --json or --csv" in result.stderr
+
+
+def test_resume_by_content_recognises_a_moved_file(tmp_path: Path, media_dir: Path, tiny_detector: Path) -> None:
+    first = tmp_path / "a"
+    first.mkdir()
+    shutil.copy(media_dir / "face clip.mp4", first / "clip.mp4")
+    out_json = tmp_path / "r.json"
+    journal = tmp_path / "r.json.partial.jsonl"
+    result = run("detect", str(first), "--detector", str(tiny_detector), "--frames", "4", "--json", str(out_json),
+                 "--hash")
+    assert result.exit_code == 0 and not journal.exists()
+    # a journal left by a killed run names the same bytes under another path: --hash recognises them
+    entry = json.loads(out_json.read_text())["results"][0]
+    journal.write_text(json.dumps(entry) + "\n")
+    moved = tmp_path / "b"
+    first.rename(moved)
+    result = run("detect", str(moved), "--detector", str(tiny_detector), "--frames", "4", "--json", str(out_json),
+                 "--resume", "--hash")
+    assert result.exit_code == 0 and "(from the earlier run)" in result.stdout

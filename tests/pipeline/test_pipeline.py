@@ -143,7 +143,6 @@ def test_a_cut_off_video_is_sampled_from_the_part_that_decodes(frames: int, tmp_
                                                                tiny_detector: Path) -> None:
     # issue 14, defect 3: 90 % of a faststart mp4 failed with 32 frames and passed with 8
     from conftest import face_frames
-
     from facetrust.media.testing import write_video
 
     whole = write_video(tmp_path / "whole.mp4", face_frames(25) + face_frames(25)[::-1], fps=25,

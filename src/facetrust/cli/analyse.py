@@ -42,6 +42,7 @@ from facetrust.cli.common import (
     stop_on_signals,
     unmatched_pattern,
 )
+from facetrust.cli.journal import Journal, OutputLockedError, input_key
 from facetrust.utils.logging import setup_logging
 
 
@@ -73,6 +74,12 @@ def detect(
     max_duration: Annotated[float, typer.Option(
         min=0.001, help="Refuse videos longer than this many seconds, before decoding (MediaTooLargeError).")]
         = 4 * 3600.0,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Skip the inputs a killed or interrupted run with the same --json/--csv already "
+                         "finished (kept in FILE.partial.jsonl as each input finishes).")] = False,
+    by_content: Annotated[bool, typer.Option(
+        "--hash", help="With --resume: recognise finished inputs by the sha256 of their bytes, not by path, "
+                       "size and modification time.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
 ) -> None:
     """Analyse media files and print one verdict line per input (on stdout).
@@ -131,6 +138,21 @@ def detect(
                   f"{escape(f'{type(exc).__name__}: {exc}')}")
         raise typer.Exit(EXIT_FAILED) from None
 
+    primary = json_file or csv_file
+    if resume and primary is None:
+        raise _usage_error("--resume needs --json or --csv: finished inputs are recorded beside that file")
+    journal: Journal | None = None
+    done: dict[str, dict[str, Any]] = {}
+    keys = {path: input_key(path, by_content) for path in inputs} if primary is not None else {}
+    if primary is not None:
+        try:
+            journal = Journal(primary, by_content=by_content)
+        except OutputLockedError as exc:
+            raise _usage_error(str(exc)) from None
+        if resume:
+            done = journal.finished(json_file)
+        journal.start(keep=resume)
+
     options: dict[str, Any] = {
         "frames": 32 if frames is None else frames, "sampling": sampling.value,
         "every": 1 if every is None else every, "per_second": 1.0 if per_second is None else per_second,
@@ -146,7 +168,8 @@ def detect(
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as progress:
             task = progress.add_task("analysing", total=len(inputs))
-            readable = [p for p in inputs if p not in unreadable]
+            earlier = {path: done[keys[path]] for path in inputs if keys.get(path) in done}
+            readable = [p for p in inputs if p not in unreadable and p not in earlier]
             results = facetrust.analyze_many(readable, **options) if readable else iter(())
             next_readable = 0
             for path in inputs:
@@ -154,6 +177,13 @@ def detect(
                 name = escape(f"{printable(str(path)):<{width}}")
                 error: dict[str, str] | None = None
                 outcome: facetrust.Report | Exception
+                if path in earlier:  # finished by the run this one resumes: reported again, not redone
+                    entry = {**earlier[path], "path": str(path)}
+                    entries.append(entry)
+                    failed += entry.get("error") is not None
+                    _print_result(progress, f"{name}  {escape(_earlier_line(entry))}  (from the earlier run)")
+                    progress.advance(task)
+                    continue
                 if path in unreadable:
                     outcome = unreadable[path]
                 else:
@@ -168,12 +198,13 @@ def detect(
                     error = {"type": INTERNAL_ERROR, "message": f"{type(outcome).__name__}: {outcome}"}
                 else:
                     report = outcome
+                entries.append({**_entry(path, None if error else report, error), "input_key": keys.get(path)})
+                if journal is not None:
+                    journal.record(entries[-1])  # durable before it is reported and before the next input
                 if error is not None:
                     failed += 1
-                    entries.append(_entry(path, None, error))
                     _print_result(progress, f"{name}  [red]ERROR[/red]  {escape(printable(_error_text(error)))}")
                 else:
-                    entries.append(_entry(path, report, None))
                     style = VERDICT_STYLE.get(str(report.verdict), "none")
                     verdict, _, rest = report.summary().partition("  ")
                     _print_result(progress, f"{name}  [{style}]{escape(verdict)}[/{style}]  {escape(rest)}")
@@ -184,7 +215,10 @@ def detect(
         interrupted = signal.SIGINT
     finally:  # whatever happened, write what was analysed
         hold_signals(previous)
-        written = _write_outputs(json_file, csv_file, entries, complete=len(entries) == len(inputs))
+        complete = len(entries) == len(inputs)
+        written = _write_outputs(json_file, csv_file, entries, complete=complete)
+        if journal is not None:
+            journal.close(complete=complete and written)
         restore_signals(previous)
     if interrupted is not None:
         err.print(f"interrupted ({signal.Signals(interrupted).name}) after {len(entries)} of {len(inputs)} input(s)")
@@ -194,6 +228,15 @@ def detect(
     if internal and not verbose:
         err.print(f"{internal} internal error(s): rerun with -v to see the traceback, and please report it")
     raise typer.Exit(EXIT_FAILED if failed or not written else EXIT_OK)
+
+
+def _earlier_line(entry: dict[str, Any]) -> str:
+    """The result line of an input finished by an earlier run, from its JSON entry."""
+    error = entry.get("error")
+    if error:
+        return printable(f"ERROR  {error.get('type')}: {error.get('message')}")
+    probability = entry.get("fake_probability")
+    return f"{entry.get('verdict')}" + ("" if probability is None else f"  {probability:.2f}")
 
 
 def models() -> None:

@@ -181,26 +181,34 @@ def _entry(path: Path, report: facetrust.Report | None, error: dict[str, str] | 
 
 
 def _write_csv(file: Path, entries: list[dict[str, Any]]) -> None:
-    with file.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "verdict", "fake_probability", "threshold", "people", "fake_people",
-                         "frames_sampled", "faces_found", "error_type", "error_message"])
-        for e in entries:
-            error = e["error"] or {}
-            fake_people = [str(p["person"]) for p in e["people"] if p["verdict"] == "FAKE"]
-            writer.writerow([e["path"], e["verdict"] or "", e["fake_probability"] if e["fake_probability"] is not None else "",
-                             e["threshold"] if e["threshold"] is not None else "", len(e["people"]),
-                             " ".join(fake_people), e.get("frames_sampled", ""), e.get("faces_found", ""),
-                             error.get("type", ""), error.get("message", "")])
+    from facetrust.cli.journal import write_atomically
+
+    write_atomically(file, lambda handle: _csv_rows(handle, entries))
+
+
+def _csv_rows(handle: Any, entries: list[dict[str, Any]]) -> None:
+    writer = csv.writer(handle)
+    writer.writerow(["path", "verdict", "fake_probability", "threshold", "people", "fake_people",
+                     "frames_sampled", "faces_found", "error_type", "error_message"])
+    for e in entries:
+        error = e["error"] or {}
+        fake_people = [str(p["person"]) for p in e["people"] if p["verdict"] == "FAKE"]
+        writer.writerow([e["path"], e["verdict"] or "", e["fake_probability"] if e["fake_probability"] is not None else "",
+                         e["threshold"] if e["threshold"] is not None else "", len(e["people"]),
+                         " ".join(fake_people), e.get("frames_sampled", ""), e.get("faces_found", ""),
+                         error.get("type", ""), error.get("message", "")])
 
 
 def _write_outputs(json_file: Path | None, csv_file: Path | None, entries: list[dict[str, Any]],
                    complete: bool) -> bool:
     """Write the JSON / CSV files; on failure print why and return False (never raises an OSError)."""
     ok = True
+    from facetrust.cli.journal import write_atomically
+
     if json_file is not None:
         try:
-            json_file.write_text(json.dumps({"complete": complete, "results": entries}, indent=2), encoding="utf-8")
+            text = json.dumps({"complete": complete, "results": entries}, indent=2)
+            write_atomically(json_file, lambda handle: handle.write(text))  # never half a file
         except OSError as exc:
             err.print(f"[red]Error:[/red] could not write {escape(str(json_file))}: {escape(str(exc))}")
             ok = False

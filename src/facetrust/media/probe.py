@@ -222,6 +222,9 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.Vide
         raise UnsupportedMediaError(f"{path}: has audio but no video stream")
     if not container.streams:
         raise EmptyMediaError(f"{path}: holds no audio or video stream (empty or damaged header)")
+    if looks_like_video(read_head(path)):  # a video container left with only a data track: cut off or damaged
+        raise CorruptMediaError(f"{path}: a {demuxer} container without a readable video stream (damaged or "
+                                "cut-off header)")
     raise UnsupportedMediaError(f"{path}: has no video stream")
 
 

@@ -171,3 +171,24 @@ def test_transparent_pixels_are_shown_over_white_not_scored_as_hidden(tmp_path) 
     assert (image[:, :15] == 255).all()  # transparent: the white page
     assert (image[:, 30:] == (200, 30, 30)).all()  # opaque: as drawn
     assert 100 < image[0, 20, 1] < 160  # half-transparent: a blend of both
+
+
+def test_a_png_bomb_is_refused_without_allocating_its_pixels(tmp_path) -> None:
+    # found by the bad-input corpus: reading the EXIF of a 100k x 100k PNG made Pillow allocate 30 GB first
+    import resource
+    import struct
+    import zlib
+
+    from facetrust.media import probe
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(MediaTooLargeError):
+        open_media(bomb)
+    assert probe(bomb).width == 100_000  # the header alone
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: nothing near 30 GB

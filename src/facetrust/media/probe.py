@@ -135,7 +135,13 @@ def identify_image(fh: BinaryIO, path: Path) -> ImageFile.ImageFile | None:
 
 
 def exif_orientation(image: Image.Image, path: Path | str | None = None) -> int:
-    """The EXIF orientation tag (1-8) of ``image``, 1 when absent or unreadable."""
+    """The EXIF orientation tag (1-8) of ``image``, 1 when absent or unreadable.
+
+    Pillow looks for a PNG's EXIF by decoding the whole picture when no eXIf chunk precedes the pixels; for
+    a picture over the default pixel limit (a decompression bomb) that is skipped, never allocated."""
+    if (getattr(image, "format", None) == "PNG" and "exif" not in image.info
+            and image.size[0] * image.size[1] > DEFAULT_MAX_PIXELS):
+        return 1
     try:
         value = image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
     except _PIL_ERRORS + (KeyError,) as exc:

@@ -399,8 +399,9 @@ def _open_image(path: Path, max_pixels: int) -> ImageReader | None:
         image = identify_image(fh, path)
         if image is None:
             return None
+        # the pixel count from the header first: reading EXIF can decode the whole picture (PNG)
+        check_limits(path, image.size[0], image.size[1], None, max_pixels, math.inf)
         info = image_info(image, path)
-        check_limits(path, info.width, info.height, None, max_pixels, math.inf)
         try:
             image.load()
         except Image.DecompressionBombError as exc:

@@ -51,6 +51,57 @@ def _frames(count: int = 8, size: tuple[int, int] = (320, 240), face: bool = Tru
     return frames
 
 
+def _tiff_with_size(data: bytes, width: int, height: int) -> bytes:
+    """A little-endian TIFF with its ImageWidth / ImageLength tags rewritten (its strips are not)."""
+    out = bytearray(data)
+    offset = struct.unpack_from("<I", out, 4)[0]
+    for i in range(struct.unpack_from("<H", out, offset)[0]):
+        entry = offset + 2 + 12 * i
+        tag, kind = struct.unpack_from("<HH", out, entry)
+        if tag in (256, 257):
+            value = width if tag == 256 else height
+            struct.pack_into("<HHII", out, entry, tag, 4, 1, value)  # LONG
+    return bytes(out)
+
+
+def _huge_mjpeg(path: Path) -> Path:
+    """One black 9000 × 9000 MJPEG frame in an AVI: 81 megapixels declared in 1.3 MB."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 9000, 9000, "yuvj420p"
+        frame = av.VideoFrame(9000, 9000, "yuvj420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return path
+
+
+def _two_streams(path: Path, frames: list[np.ndarray]) -> Path:
+    """A Matroska file whose first video stream is small and blank, the second the face (no default)."""
+    import av
+
+    with av.open(str(path), "w", options={"default_mode": "passthrough"}) as container:
+        small = container.add_stream("libx264", rate=10)
+        small.width, small.height, small.pix_fmt = 64, 64, "yuv420p"
+        big = container.add_stream("libx264", rate=10)
+        big.width, big.height, big.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for stream in (small, big):
+            stream.disposition = av.stream.Disposition(0)
+        for k, picture in enumerate(frames):
+            for stream, image in ((small, np.zeros((64, 64, 3), np.uint8)), (big, picture)):
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = k
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+        for stream in (small, big):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path
+
+
 def build_corpus(root: Path) -> list[tuple[str, Path, str]]:
     """Write the corpus under ``root``; see the module doc."""
     root.mkdir(parents=True, exist_ok=True)
@@ -101,6 +152,14 @@ def build_corpus(root: Path) -> list[tuple[str, Path, str]]:
     gif_bytes = bytearray(image_bytes(gif, "GIF"))
     gif_bytes[6:10] = struct.pack("<HH", 65535, 65535)  # the logical screen: 4.3 gigapixels
     add("gif bomb (65535 x 65535)", "bomb.gif", bytes(gif_bytes), "MediaTooLargeError")
+    webp = image_bytes(Image.new("RGB", (16, 16)), "WEBP", lossless=True)
+    canvas = b"VP8X" + struct.pack("<I", 10) + b"\0\0\0\0" + (16383).to_bytes(3, "little") * 2  # 268 Mpx
+    add("webp bomb (16384 x 16384 canvas)", "bomb.webp",
+        b"RIFF" + struct.pack("<I", 4 + len(canvas) + len(webp) - 12) + b"WEBP" + canvas + webp[12:],
+        "MediaTooLargeError")
+    tiff_bomb = bytearray(image_bytes(Image.new("L", (8, 8)), "TIFF"))
+    tiff_bomb = _tiff_with_size(bytes(tiff_bomb), 100_000, 100_000)
+    add("tiff bomb (100k x 100k)", "bomb.tif", tiff_bomb, "MediaTooLargeError")
     tiff = bytearray(image_bytes(Image.new("RGB", (8, 8)), "TIFF"))
     add("tiff with a broken body", "broken.tif", bytes(tiff[:60]), "CorruptMediaError")
     add("1x1 image", "tiny.png", image_bytes(Image.new("RGB", (1, 1)), "PNG"), "NO_FACE")
@@ -147,6 +206,8 @@ def build_corpus(root: Path) -> list[tuple[str, Path, str]]:
     cases.append(("10-bit h264", write_video(root / "tenbit.mkv", frames, fps=10, options={"pix_fmt": "yuv420p10le"}),
                   VERDICT))
     cases.append(("video with audio", write_video(root / "audio.mp4", frames, fps=10, audio=True), VERDICT))
+    cases.append(("declared-huge video (9000 x 9000 MJPEG)", _huge_mjpeg(root / "huge.avi"), "MediaTooLargeError"))
+    cases.append(("two video streams", _two_streams(root / "two.mkv", frames), VERDICT))
     from facetrust.media.testing import write_audio
 
     cases.append(("audio only", write_audio(root / "sound.m4a"), "UnsupportedMediaError"))

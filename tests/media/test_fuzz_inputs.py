@@ -1,6 +1,6 @@
 """Property-based fuzzing of the input layer (issue 14): mutated JPEG / PNG / MP4 bytes through the whole
 ``facetrust.analyze``. Whatever the bytes: only :class:`FacetrustError` subclasses escape, no input hangs
-(a per-example deadline), memory stays bounded, and a file that failed never gets a probability.
+(a per-example deadline), the process's peak memory grows by less than 1 GB, and a file that failed never gets a probability.
 
 Bounded for CI (``FACETRUST_FUZZ_EXAMPLES``, default 25 per format); a long run is the same test with a
 larger number, e.g. ``FACETRUST_FUZZ_EXAMPLES=2000 pytest tests/media/test_fuzz_inputs.py``."""
@@ -94,6 +94,9 @@ def test_mutated_media_only_raise_facetrust_errors_and_never_get_a_made_up_score
 
     import resource
 
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     check()
-    # bounded memory: thousands of mutated files never push the process anywhere near a decompression bomb
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 4_000_000  # KB
+    # bounded memory: no mutated file raises the process's peak by more than 1 GB (a decompression bomb
+    # that got past the header checks would raise it by many); measured as growth, since earlier tests in
+    # the same process set the starting peak
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 1_000_000  # KB

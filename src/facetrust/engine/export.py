@@ -82,6 +82,7 @@ def export_onnx(
         import torch
     except ImportError as exc:
         raise DependencyError("exporting needs torch and onnx: pip install 'facetrust[export]'") from exc
+    from facetrust.engine import _member_path
     from facetrust.models.catalog import resolve_detector
     from facetrust.models.ensemble import is_ensemble_file, read_ensemble
     from facetrust.models.weights import load_detector_files
@@ -96,8 +97,7 @@ def export_onnx(
             raise WeightsError(f"ensemble {path} contains itself")
         paths = []
         for member in read_ensemble(path).members:
-            local = path.parent / member if member.endswith(".json") or "/" in member else path.parent / f"{member}.json"
-            paths += frame_specs(local if local.is_file() else resolve_detector(member), (*stack, path.resolve()))
+            paths += frame_specs(_member_path(path.parent, member), (*stack, path.resolve()))
         return paths
 
     written = []

@@ -14,6 +14,7 @@ Preprocessing is the torch runner's, in numpy: resize (INTER_AREA when shrinking
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from facetrust.errors import ConfigError, DependencyError, WeightsError
-from facetrust.models.specs import read_spec, sha256_file
+from facetrust.models.specs import read_spec
 from facetrust.scoring.crops import (
     as_crop_list,
     check_crop,
@@ -201,8 +202,6 @@ def load_onnx_detector(spec_path: Path, *, threads: int | None = None) -> OnnxDe
     graph, card_path = onnx_files(spec_path)
     card = read_graph_card(spec_path) or {}
     data = graph.read_bytes()
-    import hashlib
-
     actual = hashlib.sha256(data).hexdigest()
     if actual != card.get("sha256"):
         raise WeightsError(f"checksum mismatch for {graph}: its card {card_path.name} records sha256 "
@@ -230,5 +229,4 @@ __all__ = [
     "onnx_files",
     "onnx_problem",
     "read_graph_card",
-    "sha256_file",
 ]

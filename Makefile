@@ -14,8 +14,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# The browser test drives Debian's Chromium (Playwright cannot download its own browser here).
+CHROMIUM ?= /usr/bin/chromium
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -q -e ".[dev]"
+	@test -x $(CHROMIUM) || { \
+		echo "installing Chromium for the browser test (apt-get install chromium)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| { echo "could not install Chromium: the browser test will fail (install it, or set CHROMIUM=...)"; }; }
 	touch $@
 
 install: $(VENV)/.installed

@@ -43,3 +43,18 @@ def test_wrong_types_are_facetrust_errors_naming_the_option(args, kwargs, error)
         facetrust.analyze(*args, **kwargs)
     if kwargs:
         assert next(iter(kwargs)) in str(info.value)
+
+
+def test_progress_reports_each_stage_in_order(tmp_path) -> None:
+    from conftest import face_frames
+
+    from facetrust.media.testing import write_video
+
+    path = tmp_path / "clip.mp4"
+    write_video(path, face_frames(24))
+    events: list[tuple[str, float]] = []
+    facetrust.analyze(path, frames=16, progress=lambda stage, fraction: events.append((stage, fraction)))
+    stages = [stage for stage, _ in events]
+    assert stages[0] == "faces" and stages[-2:] == ["scoring", "done"]
+    face_fractions = [f for s, f in events if s == "faces"]
+    assert face_fractions == sorted(face_fractions) and face_fractions[-1] == 1.0 and len(face_fractions) == 2

@@ -31,7 +31,7 @@ from facetrust.report import PersonReport, Report
 from facetrust.types import Label
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from facetrust.models import Detector, DetectorInfo
     from facetrust.models.ensemble import EnsembleDetector
@@ -62,6 +62,7 @@ def analyze(
     runtime: str = "auto",
     max_pixels: int | None = None,
     max_duration: float | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> Report:
     """Analyse one image or video and say whether its faces look altered.
 
@@ -79,6 +80,8 @@ def analyze(
             PyTorch), ``"onnx"`` or ``"torch"``.
         max_pixels, max_duration: refuse frames larger than this many pixels (default 80 million) and videos
             longer than this many seconds (default 4 h) with :class:`MediaTooLargeError`, before decoding.
+        progress: called as ``progress(stage, fraction)`` while it works: stage ``"faces"`` (decoding and
+            face search; fraction of the sampled frames done), then ``"scoring"`` and ``"done"``.
 
     Returns:
         A :class:`Report` with ``verdict`` (REAL / FAKE / UNCERTAIN / NO_FACE), ``fake_probability`` and
@@ -102,7 +105,7 @@ def analyze(
     detector = os.fspath(detector) if isinstance(detector, os.PathLike) else detector
     _check_names(detector=detector, face_detector=face_detector, device=device)
     pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))
-    return pipeline.analyze(source, options)
+    return pipeline.analyze(source, options, progress=progress)
 
 
 def _options(frames: int, sampling: str, every: int, per_second: float, threshold: float | None,

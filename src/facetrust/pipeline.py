@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_FRAMES = 300
+Progress = Callable[[str, float], None]  # progress(stage, fraction of that stage done)
 FRAME_CHUNK = 8  # frames decoded and searched for faces at a time (two chunks in memory: 16 × 1080p ≈ 100 MB)
 _END = object()  # end of an iterator
 CPU_BATCH = 8  # face crops per forward pass on CPU: faster than 32 there, and ~300 MB less peak memory
@@ -103,7 +104,7 @@ class _Chunked:
 
 
 def _scan_times(reader: Any, times: Sequence[float], face_detector: FaceDetector, crop: CropSpec,
-                timings: dict[str, float]) -> _Chunked:
+                timings: dict[str, float], progress: Progress | None = None) -> _Chunked:
     """Decode ``times``, find and cut the faces, chunk by chunk: only crops are kept, so memory stays bounded
     whatever the resolution and the number of sampled frames. The next chunk is decoded in a thread while
     this one's faces are searched (PyAV and onnxruntime release the GIL), so the two stages overlap. A
@@ -139,6 +140,8 @@ def _scan_times(reader: Any, times: Sequence[float], face_detector: FaceDetector
                 for j, face in enumerate(faces):
                     found.crops[(ordinal, j)] = crop_face(frame.image, face, crop)
             timings["crop"] += time.perf_counter() - mark
+            if progress is not None:
+                progress("faces", (k + 1) / len(chunks))
     return found
 
 
@@ -147,6 +150,7 @@ def scan_faces(
     face_detector: FaceDetector,
     crop: CropSpec,
     options: PipelineOptions | None = None,
+    progress: Progress | None = None,
 ) -> FaceScan:
     """media → sampled frames → faces → crops → tracks, for one file: the part shared by ``analyze`` (which
     then scores the crops) and dataset extraction (which stores them).
@@ -169,7 +173,7 @@ def scan_faces(
             )
 
         times = times_for(info)
-        found = _scan_times(reader, times, face_detector, crop, timings)
+        found = _scan_times(reader, times, face_detector, crop, timings, progress)
         failures = reader.decode_failures
         if info.kind == "video" and (found.damaged or failures) and info.duration:
             fps = info.fps or 25.0
@@ -205,15 +209,23 @@ class Pipeline:
         self.detector = detector
         self.face_detector = face_detector
 
-    def analyze(self, source: str | os.PathLike | np.ndarray, options: PipelineOptions | None = None) -> Report:
-        """Analyse one image or video (path or RGB array) and return its :class:`Report`."""
+    def analyze(self, source: str | os.PathLike | np.ndarray, options: PipelineOptions | None = None,
+                progress: Progress | None = None) -> Report:
+        """Analyse one image or video (path or RGB array) and return its :class:`Report`. ``progress`` is
+        called as ``progress(stage, fraction)`` with stage ``"faces"`` (decoding and face search, once per
+        chunk of frames), ``"scoring"`` and ``"done"``."""
         options = options or PipelineOptions()
         if not 1 <= options.frames <= MAX_FRAMES:
             raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
         started = time.perf_counter()
-        scan = scan_faces(source, self.face_detector, self.detector.spec.crop, options)
-        return self.report_from_scan(scan, options, path=None if isinstance(source, np.ndarray) else str(source),
-                                     started=started)
+        scan = scan_faces(source, self.face_detector, self.detector.spec.crop, options, progress)
+        if progress is not None:
+            progress("scoring", 0.0)
+        report = self.report_from_scan(scan, options, path=None if isinstance(source, np.ndarray) else str(source),
+                                       started=started)
+        if progress is not None:
+            progress("done", 1.0)
+        return report
 
     def analyze_many(
         self, sources: Iterable[str | os.PathLike | np.ndarray], options: PipelineOptions | None = None

@@ -12,7 +12,7 @@ import math
 import os
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -324,11 +324,20 @@ def check_limits(
 
 
 def iter_frames(
-    container: av.container.InputContainer, stream: av.VideoStream, path: Path | str, errors: list[str]
+    container: av.container.InputContainer, stream: av.VideoStream, path: Path | str, errors: list[str],
+    skip_below: Callable[[], int | None] | None = None,
 ) -> Iterator[av.VideoFrame]:
     """Decode ``stream`` from the container's current position. Packets that fail to decode are skipped
-    and described in ``errors``; a demuxing error ends the pass (after draining the decoder)."""
+    and described in ``errors``; a demuxing error ends the pass (after draining the decoder).
+
+    ``skip_below``, asked before each packet is decoded, may return a pts: a packet before it whose frame no
+    other frame refers to is not decoded at all (FFmpeg's ``skip_frame = NONREF``), since nobody will look at
+    that frame. Every other frame decodes exactly as without it."""
     packets = container.demux(stream)
+    codec = stream.codec_context
+    skipping = False
+    if skip_below is not None:
+        codec.skip_frame = "DEFAULT"  # a previous pass may have ended while skipping
     while True:
         try:
             packet = next(packets)
@@ -342,6 +351,12 @@ def iter_frames(
             except av.FFmpegError:
                 pass
             return
+        if skip_below is not None:
+            below = skip_below()
+            skip = below is not None and packet.pts is not None and packet.pts < below
+            if skip != skipping:
+                codec.skip_frame = "NONREF" if skip else "DEFAULT"
+                skipping = skip
         try:
             frames = stream.decode(packet)
         except av.FFmpegError as exc:

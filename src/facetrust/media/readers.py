@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 _SEEK_MIN_GAP = 0.5  # seconds: never seek for a target closer than this; decode forward instead
 _SEEK_WINDOW = 1.0  # seconds: without a keyframe index, seek for targets further than this (or one GOP)
+_SKIP_END_MARGIN = 1.0  # seconds: frames this close to the stream's declared end are always decoded
 _SEEK_BACKOFF = (1.0, 4.0, 16.0)  # seconds before the target to retry a seek that landed after it
 
 
@@ -179,6 +180,7 @@ class VideoReader(MediaReader):
         tick = float(stream.time_base) if stream.time_base else 1e-3
         self._eps = max(1e-6, min(0.6 * tick, 0.1 / fps) if fps else 0.6 * tick)
         self._closed = False
+        self._skip_below_t = -math.inf  # seconds: frames before this are never returned (see _skip_pts)
         self._reformatter = VideoReformatter()
         self._gop_hint = 0.0  # seconds; learned keyframe spacing when there is no index
         self._dead_from = math.inf  # seconds; no frame after this could be decoded (data cut off)
@@ -198,7 +200,7 @@ class VideoReader(MediaReader):
     def _start_pass(self) -> None:
         self._errors: list[str] = []
         self._frames: Iterator[av.VideoFrame] = iter_frames(
-            self._container, self._stream, self._path, self._errors
+            self._container, self._stream, self._path, self._errors, self._skip_pts
         )
         self._held: av.VideoFrame | None = None  # the last decoded frame
         self._held_t = -math.inf
@@ -312,9 +314,13 @@ class VideoReader(MediaReader):
             if self._held is not None and self._held_t <= position:
                 # The seek went backwards: keyframes are further apart than we thought.
                 self._gop_hint = max(self._gop_hint, t - self._held_t)
-        while self._held is not None and self._held_t < t - eps:
-            if not self._advance():
-                break
+        self._skip_below_t = self._skippable_before(t)
+        try:
+            while self._held is not None and self._held_t < t - eps:
+                if not self._advance():
+                    break
+        finally:
+            self._skip_below_t = -math.inf
         if self._held is None:
             self._dead_from = min(self._dead_from, t - eps)
             return False
@@ -324,6 +330,24 @@ class VideoReader(MediaReader):
             self._dead_from = min(self._dead_from, self._held_t)
             return False
         return True  # the last frame of the stream answers later targets
+
+    def _skippable_before(self, t: float) -> float:
+        """While decoding toward target ``t``: the time before which no frame can be an answer (``t`` itself,
+        less the tolerance), or -inf where skipping is unsafe: a stream already damaged, or one whose end is
+        unknown or near (a target past the end is answered by the last frame, which must then be decoded)."""
+        end = self._header.expected_end
+        if self._errors or end is None or not self._time_base:
+            return -math.inf
+        return min(t - self._eps, end - _SKIP_END_MARGIN)
+
+    def _skip_pts(self) -> int | None:
+        """For :func:`iter_frames`: packets before this pts whose frames no other frame refers to are not
+        decoded (their frames would be thrown away). Frame numbers then come from timestamps, as after a
+        seek, since skipped frames are not counted."""
+        if self._skip_below_t == -math.inf:
+            return None
+        self._ordinal = None
+        return math.floor((self._skip_below_t + self._header.start) / self._time_base)
 
     def _held_frame_rgb(self) -> np.ndarray | None:
         if self._held_rgb is None and self._held is not None:

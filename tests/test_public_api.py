@@ -47,7 +47,6 @@ def test_wrong_types_are_facetrust_errors_naming_the_option(args, kwargs, error)
 
 def test_progress_reports_each_stage_in_order(tmp_path) -> None:
     from conftest import face_frames
-
     from facetrust.media.testing import write_video
 
     path = tmp_path / "clip.mp4"
@@ -58,3 +57,19 @@ def test_progress_reports_each_stage_in_order(tmp_path) -> None:
     assert stages[0] == "faces" and stages[-2:] == ["scoring", "done"]
     face_fractions = [f for s, f in events if s == "faces"]
     assert face_fractions == sorted(face_fractions) and face_fractions[-1] == 1.0 and len(face_fractions) == 2
+
+
+def test_probe_reads_the_kind_from_the_bytes_not_the_name(tmp_path) -> None:
+    from conftest import astronaut
+    from facetrust.media.testing import write_image
+
+    disguised = tmp_path / "photo.mp4"  # a JPEG named like a video
+    write_image(tmp_path / "a.jpg", astronaut())
+    disguised.write_bytes((tmp_path / "a.jpg").read_bytes())
+    info = facetrust.probe(disguised)
+    assert (info.kind, info.width, info.height) == ("image", 512, 512)
+    (tmp_path / "text.jpg").write_text("not an image at all\n" * 10)
+    with pytest.raises(facetrust.UnsupportedMediaError):
+        facetrust.probe(tmp_path / "text.jpg")
+    with pytest.raises(facetrust.MediaNotFoundError):
+        facetrust.probe(tmp_path / "missing.png")

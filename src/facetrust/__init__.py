@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from facetrust.models import Detector, DetectorInfo
     from facetrust.models.ensemble import EnsembleDetector
+    from facetrust.types import MediaInfo
 
 _LAZY = {"Detector": "facetrust.models", "DetectorInfo": "facetrust.models"}
 
@@ -165,6 +166,18 @@ def load_detector(name: str = "default", *, device: str | None = None, runtime: 
     return get_detector(name, device, check_runtime(runtime))
 
 
+def probe(source: str | os.PathLike) -> MediaInfo:
+    """What a file is, read from its bytes (never its name): image or video, size, duration, frame rate,
+    codec. Cheap: only the header and at most one frame are decoded, and no model is loaded.
+
+    Raises:
+        InputError: missing, empty, unsupported or damaged (its subclasses say which).
+    """
+    from facetrust.media.probe import probe as _probe
+
+    return _probe(source)
+
+
 def list_detectors() -> list[DetectorInfo]:
     """The deepfake detectors available offline (bundled weights and aliases)."""
     from facetrust.models import list_detectors as _list
@@ -194,4 +207,5 @@ __all__ = [
     "analyze_many",
     "list_detectors",
     "load_detector",
+    "probe",
 ]

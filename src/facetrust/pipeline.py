@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facetrust._version import __version__
-from facetrust.errors import ConfigError, CorruptMediaError
+from facetrust.errors import ConfigError, CorruptMediaError, FacetrustError
 from facetrust.faces import FaceDetector, create_face_detector, crop_face, link_tracks
 from facetrust.frames import sample_times
 from facetrust.media import open_media
 from facetrust.media.probe import DEFAULT_MAX_DURATION, DEFAULT_MAX_PIXELS
 from facetrust.models.ensemble import EnsembleDetector
+from facetrust.provenance import Provenance, check_provenance, not_checked, verdict_raise_reason
 from facetrust.report import FrameScore, MemberScore, PersonReport, Report
-from facetrust.types import CropSpec, FaceBox, FaceTrack, MediaInfo, TrackingResult
+from facetrust.types import CropSpec, FaceBox, FaceTrack, Label, MediaInfo, TrackingResult
 from facetrust.verdict import DecisionRule, PersonVerdict, decide, suspicious_spans
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class FaceScan:
     timings: dict[str, float]
     readable_fraction: float | None = None  # videos: the share of the duration that decodes (None: all of it)
     warnings: list[str] = field(default_factory=list)
+    provenance: Provenance | None = None  # set by the pipeline beside the faces (None: not checked)
 
 
 @dataclass
@@ -202,6 +204,26 @@ def scan_faces(
                     readable_fraction, warnings)
 
 
+def attach_provenance(scan: FaceScan, source: str | os.PathLike | np.ndarray) -> FaceScan:
+    """Read the file's Content Credentials and AI declarations into ``scan.provenance``, next to its faces
+    (an array has no file metadata: status none). A failure of the provenance readers never costs the
+    detection; only unusable trust anchors (a ConfigError) stop the file."""
+    if isinstance(source, np.ndarray):
+        scan.provenance = not_checked("an array has no file metadata")
+        return scan
+    mark = time.perf_counter()
+    try:
+        scan.provenance = check_provenance(source, media_kind=scan.info.kind)
+    except FacetrustError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in a metadata reader must not cost the verdict
+        logger.warning("provenance of %s could not be checked: %s: %s", source, type(exc).__name__, exc,
+                       exc_info=logger.isEnabledFor(logging.DEBUG))
+        scan.provenance = not_checked(f"the provenance check failed ({type(exc).__name__}: {exc})")
+    scan.timings["provenance"] = time.perf_counter() - mark
+    return scan
+
+
 class Pipeline:
     """A loaded face detector + deepfake detector, ready to analyse many files."""
 
@@ -218,7 +240,8 @@ class Pipeline:
         if not 1 <= options.frames <= MAX_FRAMES:
             raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
         started = time.perf_counter()
-        scan = scan_faces(source, self.face_detector, self.detector.spec.crop, options, progress)
+        scan = attach_provenance(scan_faces(source, self.face_detector, self.detector.spec.crop, options, progress),
+                                 source)
         if progress is not None:
             progress("scoring", 0.0)
         report = self.report_from_scan(scan, options, path=None if isinstance(source, np.ndarray) else str(source),
@@ -243,7 +266,7 @@ class Pipeline:
         def scan(source: str | os.PathLike | np.ndarray) -> tuple[FaceScan | Exception, float]:
             started = time.perf_counter()
             try:
-                return scan_faces(source, self.face_detector, crop, options), started
+                return attach_provenance(scan_faces(source, self.face_detector, crop, options), source), started
             except Exception as exc:  # handed to the caller with its source, like analyze would raise it
                 return exc, started
 
@@ -312,6 +335,13 @@ class Pipeline:
             per_track, rule, min_observations=min_observations, track_rule=track_rule,
             track_min_frames=spec.track_min_frames,
         )
+        provenance = scan.provenance if scan.provenance is not None else Provenance()
+        verdict_reason = None
+        raise_reason = verdict_raise_reason(provenance)
+        if raise_reason is not None and label in (Label.REAL, Label.UNCERTAIN):  # never lowers, never FAKE→REAL
+            verdict_reason = (f"raised from {label} ({fake_probability:.2f}) to FAKE by provenance: "
+                              f"{raise_reason}")
+            label = Label.FAKE
         counted = [v for v in verdicts if v.counted] or verdicts
         deciding_rule = max(counted, key=lambda v: v.fake_probability).rule if counted else rule
         people = [self._person_report(t, v, per_track[t.track_id], v.rule.threshold, frame_indices, m)
@@ -341,6 +371,8 @@ class Pipeline:
             version=__version__,
             warnings=warnings,
             readable_fraction=scan.readable_fraction,
+            provenance=provenance,
+            verdict_reason=verdict_reason,
         )
 
     @staticmethod

@@ -104,10 +104,8 @@ def store_upload(name: str, data: bytes, directory: str | Path, *, limit_mb: int
 
     Raises:
         MediaTooLargeError: more than ``limit_mb`` MB (default :func:`max_upload_mb`).
-        EmptyMediaError, UnsupportedMediaError, CorruptMediaError: what :func:`facetrust.media.probe` finds.
+        EmptyMediaError, UnsupportedMediaError, CorruptMediaError: what :func:`facetrust.probe` finds.
     """
-    from facetrust.media import probe
-
     limit = max_upload_mb() if limit_mb is None else limit_mb
     if len(data) > limit * 1024 * 1024:
         raise facetrust.MediaTooLargeError(
@@ -121,7 +119,7 @@ def store_upload(name: str, data: bytes, directory: str | Path, *, limit_mb: int
         partial.write_bytes(data)
         os.replace(partial, path)
     try:
-        info = probe(path)
+        info = facetrust.probe(path)
     except facetrust.FacetrustError as exc:  # the same error, naming the user's file rather than our copy
         raise type(exc)(str(exc).replace(str(path), name)) from exc
     return StoredUpload(name=name, path=path, sha256=digest, kind=info.kind, size=len(data))

@@ -80,6 +80,15 @@ def detect(
     by_content: Annotated[bool, typer.Option(
         "--hash", help="With --resume: recognise finished inputs by the sha256 of their bytes, not by path, "
                        "size and modification time.")] = False,
+    report_dir: Annotated[Path | None, typer.Option(
+        "--report", metavar="DIR", help="Write one self-contained HTML page per input (verdict in plain words, "
+        "face thumbnails, timeline, heatmaps) and DIR/index.html.")] = None,
+    plots_dir: Annotated[Path | None, typer.Option(
+        "--plots", metavar="DIR", help="Write each person's fake-probability timeline as PNG into DIR.")] = None,
+    trust_anchors: Annotated[Path | None, typer.Option(
+        "--trust-anchors", metavar="PEM", help="Root certificates (PEM bundle) a C2PA signer must chain to for its "
+        "credentials to count as trusted (default: $FACETRUST_TRUST_ANCHORS, else none: every signer is "
+        "untrusted). Nothing is fetched.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
 ) -> None:
     """Analyse media files and print one verdict line per input (on stdout).
@@ -111,6 +120,10 @@ def detect(
             _check_output_file(option, file, inputs)
     if json_file is not None and csv_file is not None and json_file.resolve() == csv_file.resolve():
         raise _usage_error("--json and --csv name the same file")
+    _check_trust_anchors(trust_anchors)
+    for option, folder in (("--report", report_dir), ("--plots", plots_dir)):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise _usage_error(f"{option} {folder}: is a file, expected a folder")
 
     # inputs that cannot be opened at all (missing, a folder, unreadable, empty) are known before any model
     # loads: a batch of only such files is answered at once
@@ -163,6 +176,15 @@ def detect(
     failed = internal = 0
     interrupted: int | None = None  # the signal that stopped the run
     width = max(len(printable(str(p))) for p in inputs)
+    pages = None  # --report / --plots
+    if report_dir is not None or plots_dir is not None:
+        from facetrust.cli.report_pages import DetectPages
+
+        try:
+            pages = DetectPages(report_dir, plots_dir, detector)
+        except OSError as exc:
+            raise _usage_error(f"--report {report_dir}: {exc}") from None
+    saved_anchors = _set_trust_anchors(trust_anchors)  # read by the provenance check; restored at the end
     previous = stop_on_signals()  # SIGTERM (timeout, kill, docker stop, systemd) and SIGHUP stop like Ctrl-C
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -207,7 +229,10 @@ def detect(
                 else:
                     style = VERDICT_STYLE.get(str(report.verdict), "none")
                     verdict, _, rest = report.summary().partition("  ")
-                    _print_result(progress, f"{name}  [{style}]{escape(verdict)}[/{style}]  {escape(rest)}")
+                    _print_result(progress, f"{name}  [{style}]{escape(verdict)}[/{style}]  {escape(rest)}"
+                                            f"{escape(_provenance_suffix(report))}")
+                if pages is not None:  # after the result line: heatmaps take a moment
+                    pages.add(path, None if error else report, error)
                 progress.advance(task)
     except Stopped as stop:
         interrupted = stop.signum
@@ -217,9 +242,15 @@ def detect(
         hold_signals(previous)
         complete = len(entries) == len(inputs)
         written = _write_outputs(json_file, csv_file, entries, complete=complete)
+        if pages is not None:
+            pages.finish()
+            for failure in pages.failures:
+                err.print(f"[red]Error:[/red] could not write {escape(failure)}")
+            written = written and not pages.failures
         if journal is not None:
             journal.close(complete=complete and written)
         restore_signals(previous)
+        _set_trust_anchors(saved_anchors, restore=True)
     if interrupted is not None:
         err.print(f"interrupted ({signal.Signals(interrupted).name}) after {len(entries)} of {len(inputs)} input(s)")
         raise typer.Exit(EXIT_INTERRUPTED if interrupted == signal.SIGINT else 128 + interrupted)
@@ -236,7 +267,43 @@ def _earlier_line(entry: dict[str, Any]) -> str:
     if error:
         return printable(f"ERROR  {error.get('type')}: {error.get('message')}")
     probability = entry.get("fake_probability")
-    return f"{entry.get('verdict')}" + ("" if probability is None else f"  {probability:.2f}")
+    status = (entry.get("provenance") or {}).get("status", "none")
+    return (f"{entry.get('verdict')}" + ("" if probability is None else f"  {probability:.2f}")
+            + ("" if status == "none" else f"  provenance: {status}"))
+
+
+def _provenance_suffix(report: facetrust.Report) -> str:
+    """``"  provenance: verified_ai_generated, signed by Acme (untrusted)"``, or ``""`` when there is none."""
+    words = report.provenance.short()
+    if report.verdict_reason:
+        words += " -> FAKE by provenance"
+    return f"  provenance: {words}" if words else ""
+
+
+def _check_trust_anchors(path: Path | None) -> None:
+    """``--trust-anchors`` (else ``$FACETRUST_TRUST_ANCHORS``) must name a readable PEM bundle: a usage error
+    otherwise, before any file is analysed."""
+    from facetrust.provenance import load_trust_anchors
+
+    try:
+        load_trust_anchors(path)
+    except facetrust.ConfigError as exc:
+        raise _usage_error(f"--trust-anchors: {exc}" if path is not None else str(exc)) from None
+
+
+def _set_trust_anchors(value: Path | str | None, *, restore: bool = False) -> str | None:
+    """Point ``$FACETRUST_TRUST_ANCHORS`` (read by every provenance check) at ``value``; returns the value it
+    had. ``value`` None leaves it alone, unless ``restore``: then None removes it again."""
+    import os
+
+    from facetrust.provenance import TRUST_ANCHORS_ENV
+
+    before = os.environ.get(TRUST_ANCHORS_ENV)
+    if value is not None:
+        os.environ[TRUST_ANCHORS_ENV] = str(value)
+    elif restore:
+        os.environ.pop(TRUST_ANCHORS_ENV, None)
+    return before
 
 
 def models() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import glob
 import json
 import logging
@@ -167,17 +166,9 @@ def printable(text: str) -> str:
 
 
 def _entry(path: Path, report: facetrust.Report | None, error: dict[str, str] | None) -> dict[str, Any]:
-    if report is not None:
-        return {**report.to_dict(), "path": str(path), "error": None}
-    assert error is not None
-    return {
-        "path": str(path),
-        "verdict": None,
-        "fake_probability": None,
-        "threshold": None,
-        "people": [],
-        "error": error,
-    }
+    from facetrust.report.rows import result_entry
+
+    return result_entry(path, report, error)
 
 
 def _write_csv(file: Path, entries: list[dict[str, Any]]) -> None:
@@ -187,16 +178,9 @@ def _write_csv(file: Path, entries: list[dict[str, Any]]) -> None:
 
 
 def _csv_rows(handle: Any, entries: list[dict[str, Any]]) -> None:
-    writer = csv.writer(handle)
-    writer.writerow(["path", "verdict", "fake_probability", "threshold", "people", "fake_people",
-                     "frames_sampled", "faces_found", "error_type", "error_message"])
-    for e in entries:
-        error = e["error"] or {}
-        fake_people = [str(p["person"]) for p in e["people"] if p["verdict"] == "FAKE"]
-        writer.writerow([e["path"], e["verdict"] or "", e["fake_probability"] if e["fake_probability"] is not None else "",
-                         e["threshold"] if e["threshold"] is not None else "", len(e["people"]),
-                         " ".join(fake_people), e.get("frames_sampled", ""), e.get("faces_found", ""),
-                         error.get("type", ""), error.get("message", "")])
+    from facetrust.report.rows import write_csv_rows
+
+    write_csv_rows(handle, entries)
 
 
 def _write_outputs(json_file: Path | None, csv_file: Path | None, entries: list[dict[str, Any]],

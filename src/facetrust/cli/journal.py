@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import tempfile
@@ -20,25 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from facetrust.report.rows import input_key
+
 
 class OutputLockedError(Exception):
     """Another process writes the same results."""
-
-
-def input_key(path: Path, by_content: bool = False) -> str:
-    """How an input is recognised when a run is resumed: its resolved path, size and mtime, or (``by_content``)
-    the sha256 of its bytes; an input that cannot be read is keyed by the name it was given."""
-    try:
-        if by_content:
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            return "sha256:" + digest.hexdigest()
-        stat = path.stat()
-        return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    except (OSError, RuntimeError):
-        return f"unreadable|{path}"
 
 
 def write_atomically(target: Path, write: Callable[[IO[str]], None]) -> None:

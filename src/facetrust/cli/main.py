@@ -1,5 +1,5 @@
-"""``facetrust detect | models | demo | export | train | extract | eval | benchmark | ensemble``. Each command calls the public API and maps errors to exit
-codes: 0 every input analysed, 1 some input failed (the rest are still analysed) or the detector could not be
+"""``facetrust detect | models | demo | export | explain | app | serve | scan | watch | train | extract | eval |
+benchmark | ensemble``. Each command calls the public API and maps errors to exit codes: 0 every input analysed, 1 some input failed (the rest are still analysed) or the detector could not be
 loaded, 2 usage error (checked before any analysis), 130 interrupted (results so far are still written).
 
 Output: one result line per input on stdout (failed inputs too: ``path  ERROR  Type: message``), so
@@ -12,7 +12,9 @@ import sys
 
 import typer
 
-from facetrust.cli import analyse, research
+from facetrust.cli import analyse, research, scan, serve
+from facetrust.cli import app as web_app
+from facetrust.cli import explain as explain_cli
 from facetrust.cli.common import err
 
 app = typer.Typer(
@@ -22,17 +24,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# checking media (cli/analyse.py)
+# checking media (cli/analyse.py, cli/explain.py)
 app.command()(analyse.detect)
 app.command()(analyse.models)
 app.command()(analyse.demo)
 app.command()(analyse.export)
+app.command()(explain_cli.explain)
+# the web app (cli/app.py)
+app.command("app")(web_app.app)
 # building detectors (cli/research.py)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})(research.train)
 app.command()(research.extract)
 app.command("eval")(research.evaluate)
 app.command()(research.benchmark)
 app.command()(research.ensemble)
+# running as a service (cli/serve.py)
+app.command()(serve.serve)
+# corpus scans on Ray and live streams (cli/scan.py)
+app.command()(scan.scan)
+app.command()(scan.watch)
 
 
 def main() -> None:

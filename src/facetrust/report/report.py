@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from facetrust.provenance.types import Provenance
 from facetrust.types import Label
 
 
@@ -92,6 +94,8 @@ class Report:
     version: str
     warnings: list[str] = field(default_factory=list)
     readable_fraction: float | None = None  # videos cut off or damaged part-way: the share that decodes
+    provenance: Provenance = field(default_factory=Provenance)  # C2PA credentials and AI declarations
+    verdict_reason: str | None = None  # set when provenance, not the detector, decided the verdict (raised to FAKE)
 
     @property
     def is_video(self) -> bool:
@@ -109,6 +113,14 @@ class Report:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
+
+    def to_html(self, explanations: Sequence[Any] | None = None, thumbnails: Sequence[Any] | None = None) -> str:
+        """A self-contained HTML page of this report (pictures embedded, no script, works offline); see
+        :func:`facetrust.report.html.render_report_html`. ``explanations`` and ``thumbnails`` come from
+        ``facetrust.explain.explain`` and ``facetrust.explain.suspicious_faces``."""
+        from facetrust.report.html import render_report_html
+
+        return render_report_html(self, explanations=explanations, thumbnails=thumbnails)
 
     def summary(self) -> str:
         """One human line, e.g. ``FAKE  0.91  person 1 at 0:03–0:09 (person 2 REAL 0.04)``."""

@@ -127,7 +127,7 @@ class CorpusScan:
 
         Callbacks: ``on_start(to_do, skipped)`` once the output is read, ``on_ready(workers)`` once the workers
         have loaded their models, ``on_row(row)`` after each row is on disk."""
-        from facetrust.cli.journal import input_key  # the key `detect --resume` uses (stdlib only)
+        from facetrust.report.rows import input_key  # the key `detect --resume` uses (stdlib only)
 
         started = time.perf_counter()
         summary = self.summary = ScanSummary(out=str(self.out))

@@ -60,8 +60,9 @@ def result_entry(report: facetrust.Report, name: str, media_path: str) -> dict[s
 
 def failed_entry(name: str, error_type: str, message: str) -> dict[str, Any]:
     """The entry ``facetrust detect --json`` writes for a file that could not be analysed."""
-    return {"path": name, "verdict": None, "fake_probability": None, "threshold": None, "people": [],
-            "error": {"type": error_type, "message": message}}
+    from facetrust.report.rows import result_entry
+
+    return result_entry(name, None, {"type": error_type, "message": message})
 
 
 def report_page(report: facetrust.Report) -> str | None:

@@ -44,3 +44,21 @@ def test_the_last_frame_still_answers_targets_past_the_end(tmp_path, monkeypatch
     full, _ = _read(path, times, skipping=False, monkeypatch=monkeypatch)
     fast, _ = _read(path, times, skipping=True, monkeypatch=monkeypatch)
     assert [frame_number(f.image) for f in fast] == [frame_number(f.image) for f in full] == [13, 25, 59]
+
+
+def test_a_closed_reader_is_freed_at_once_without_the_cycle_collector(tmp_path) -> None:
+    # the frame generator holds the reader's skip callback: left open, that cycle kept every reader of a
+    # folder run (and its decoded frames) alive until the cycle collector ran (+300 MB over 6 1080p clips)
+    import gc
+    import weakref
+
+    path = write_video(tmp_path / "clip.mp4", [index_frame(i) for i in range(60)], fps=25, gop=60)
+    gc.disable()
+    try:
+        with open_media(path) as reader:
+            reader.read([0.5, 1.0])
+        ref = weakref.ref(reader)
+        del reader
+        assert ref() is None
+    finally:
+        gc.enable()

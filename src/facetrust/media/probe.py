@@ -336,8 +336,8 @@ def iter_frames(
     packets = container.demux(stream)
     codec = stream.codec_context
     skipping = False
-    if skip_below is not None:
-        codec.skip_frame = "DEFAULT"  # a previous pass may have ended while skipping
+    if skip_below is not None and codec.skip_frame != "DEFAULT":
+        codec.skip_frame = "DEFAULT"  # a previous pass ended while skipping
     while True:
         try:
             packet = next(packets)

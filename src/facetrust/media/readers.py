@@ -410,6 +410,9 @@ class VideoReader(MediaReader):
         if not self._closed:
             self._closed = True
             self._held = self._held_rgb = None
+            # the frame generator refers back to this reader (its skip callback): close it now, so its
+            # packets and decoded frames go with the container instead of waiting for the cycle collector
+            self._frames.close()
             self._container.close()
 
 

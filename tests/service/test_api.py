@@ -4,6 +4,7 @@ cancellation, retention and recovery."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -377,3 +378,15 @@ def test_retention_keeps_uploads_for_the_set_time(make_client, photo: Path) -> N
     assert service.janitor.sweep(now=time.time() + 3601) == 1
     assert uploads_of(client) == [] and service.store.get(job["id"]).media_removed
     assert client.get(f"/v1/analyses/{job['id']}").json()["result"]["verdict"]  # the result stays
+
+
+def test_the_docs_page_works_offline(make_client) -> None:
+    client = make_client()
+    page = client.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/docs-assets/") for s in sources), sources  # no CDN
+    for source in sources:
+        asset = client.get(source)
+        assert asset.status_code == 200 and len(asset.content) > 100
+    assert client.get("/openapi.json").json()["info"]["title"] == "facetrust"

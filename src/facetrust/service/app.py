@@ -165,7 +165,10 @@ def create_app(settings: ServiceSettings, *, start_workers: bool = True, analyze
         description="Upload an image or video (or name a file under the server's allowed folder), poll the job, "
                     "read the same result as `facetrust detect --json`. Every error is JSON with a stable `type`.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the swagger-ui-bundle package: the default page loads its
+        redoc_url=None,  # JavaScript from a CDN and stays blank on an offline machine
     )
+    _offline_docs(app)
     app.state.service = service
     install_error_handlers(app)
     auth = [Depends(require_api_key)]
@@ -174,6 +177,26 @@ def create_app(settings: ServiceSettings, *, start_workers: bool = True, analyze
     app.include_router(health.router)
     _describe_this_server(app, service)
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` from files installed with the ``serve`` extra (``swagger-ui-bundle``), so the
+    interactive docs work without network access."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Any:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title="facetrust API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
 
 
 def _describe_this_server(app: FastAPI, service: Service) -> None:

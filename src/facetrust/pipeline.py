@@ -240,8 +240,7 @@ class Pipeline:
         if not 1 <= options.frames <= MAX_FRAMES:
             raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
         started = time.perf_counter()
-        scan = attach_provenance(scan_faces(source, self.face_detector, self.detector.spec.crop, options, progress),
-                                 source)
+        scan = self.scan(source, options, progress)
         if progress is not None:
             progress("scoring", 0.0)
         report = self.report_from_scan(scan, options, path=None if isinstance(source, np.ndarray) else str(source),
@@ -249,6 +248,13 @@ class Pipeline:
         if progress is not None:
             progress("done", 1.0)
         return report
+
+    def scan(self, source: str | os.PathLike | np.ndarray, options: PipelineOptions | None = None,
+             progress: Progress | None = None) -> FaceScan:
+        """The first half of :meth:`analyze`: faces and crops (:func:`scan_faces`, with this pipeline's face
+        detector and the detector's crop) and the file's provenance, ready for :meth:`report_from_scan`."""
+        scan = scan_faces(source, self.face_detector, self.detector.spec.crop, options, progress)
+        return attach_provenance(scan, source)
 
     def analyze_many(
         self, sources: Iterable[str | os.PathLike | np.ndarray], options: PipelineOptions | None = None
@@ -261,12 +267,10 @@ class Pipeline:
         options = options or PipelineOptions()
         if not 1 <= options.frames <= MAX_FRAMES:
             raise ConfigError(f"frames must be between 1 and {MAX_FRAMES}, got {options.frames}")
-        crop = self.detector.spec.crop
-
         def scan(source: str | os.PathLike | np.ndarray) -> tuple[FaceScan | Exception, float]:
             started = time.perf_counter()
             try:
-                return attach_provenance(scan_faces(source, self.face_detector, crop, options), source), started
+                return self.scan(source, options), started
             except Exception as exc:  # handed to the caller with its source, like analyze would raise it
                 return exc, started
 

@@ -77,3 +77,11 @@ def test_a_progress_callback_sees_the_explaining_stage(media_dir: Path, tiny_det
     fx.explain(media_dir / "astronaut photo ü.jpg", detector=str(tiny_detector),
                progress=lambda stage, fraction: stages.append(stage))
     assert "explaining" in stages and stages[-1] == "done"
+
+
+def test_the_report_of_analyze_and_explain_is_the_one_analyze_gives(clip_report, media_dir: Path,
+                                                                   tiny_detector: Path) -> None:
+    report, _ = clip_report
+    alone = facetrust.analyze(media_dir / "face clip.mp4", detector=str(tiny_detector), frames=8)
+    assert report.provenance == alone.provenance and report.provenance.checked  # provenance read too
+    assert (report.verdict, report.fake_probability) == (alone.verdict, alone.fake_probability)

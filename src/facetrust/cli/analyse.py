@@ -27,7 +27,6 @@ from facetrust.cli.common import (
     Sampling,
     Stopped,
     _check_output_file,
-    _entry,
     _error_text,
     _print_result,
     _usage_error,
@@ -43,6 +42,7 @@ from facetrust.cli.common import (
     unmatched_pattern,
 )
 from facetrust.cli.journal import Journal, OutputLockedError, input_key
+from facetrust.report.rows import result_entry
 from facetrust.utils.logging import setup_logging
 
 
@@ -220,7 +220,7 @@ def detect(
                     error = {"type": INTERNAL_ERROR, "message": f"{type(outcome).__name__}: {outcome}"}
                 else:
                     report = outcome
-                entries.append({**_entry(path, None if error else report, error), "input_key": keys.get(path)})
+                entries.append({**result_entry(path, None if error else report, error), "input_key": keys.get(path)})
                 if journal is not None:
                     journal.record(entries[-1])  # durable before it is reported and before the next input
                 if error is not None:

@@ -17,6 +17,7 @@ from rich.progress import Progress
 
 import facetrust
 from facetrust.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from facetrust.report.rows import write_csv_rows
 
 # Both consoles look up sys.stdout / sys.stderr when they write (no file is bound at import), so redirection
 # and test runners see every line. emoji=False: a file named ``a:joy:.jpg`` must not turn into an emoji.
@@ -165,22 +166,10 @@ def printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def _entry(path: Path, report: facetrust.Report | None, error: dict[str, str] | None) -> dict[str, Any]:
-    from facetrust.report.rows import result_entry
-
-    return result_entry(path, report, error)
-
-
 def _write_csv(file: Path, entries: list[dict[str, Any]]) -> None:
     from facetrust.cli.journal import write_atomically
 
-    write_atomically(file, lambda handle: _csv_rows(handle, entries))
-
-
-def _csv_rows(handle: Any, entries: list[dict[str, Any]]) -> None:
-    from facetrust.report.rows import write_csv_rows
-
-    write_csv_rows(handle, entries)
+    write_atomically(file, lambda handle: write_csv_rows(handle, entries))
 
 
 def _write_outputs(json_file: Path | None, csv_file: Path | None, entries: list[dict[str, Any]],

@@ -73,7 +73,7 @@ def _analyze(source: Source, detector: str, frames: int, device: str | None, thr
              face_detector: str, runtime: str, progress: Progress | None) -> tuple[Report, ScanCrops]:
     """``facetrust.analyze``, keeping the scan so the explained crops are the very crops that were scored."""
     from facetrust.engine import check_runtime
-    from facetrust.pipeline import PipelineOptions, get_pipeline, scan_faces
+    from facetrust.pipeline import PipelineOptions, get_pipeline
 
     if not isinstance(source, str | os.PathLike | np.ndarray):
         raise InputError(f"source must be a path or an RGB uint8 array, got {type(source).__name__}")
@@ -87,7 +87,7 @@ def _analyze(source: Source, detector: str, frames: int, device: str | None, thr
     options = PipelineOptions(frames=frames, threshold=threshold)
     pipeline = get_pipeline(detector, device, face_detector, check_runtime(runtime))
     started = time.perf_counter()
-    scan = scan_faces(source, pipeline.face_detector, pipeline.detector.spec.crop, options, progress)
+    scan = pipeline.scan(source, options, progress)  # faces and provenance, exactly as analyze scans
     if progress is not None:
         progress("scoring", 0.0)
     path = None if isinstance(source, np.ndarray) else str(source)

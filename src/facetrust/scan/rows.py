@@ -43,10 +43,10 @@ BOOKKEEPING: tuple[tuple[str, str], ...] = (
 
 def _csv_cells(entries: list[dict[str, Any]]) -> list[list[str]]:
     """The header and rows ``detect --csv`` writes for ``entries``."""
-    from facetrust.report.rows import write_csv_rows as _csv_rows  # the writer of `detect --csv` itself
+    from facetrust.report.rows import write_csv_rows  # the writer of `detect --csv` itself
 
     buffer = io.StringIO()
-    _csv_rows(buffer, entries)
+    write_csv_rows(buffer, entries)
     return list(csv.reader(io.StringIO(buffer.getvalue())))
 
 
@@ -102,9 +102,9 @@ def make_row(entry: dict[str, Any], key: str, *, seconds: float, worker: str | N
 def error_row(path: str, key: str, error_type: str, message: str, *, seconds: float = 0.0,
               worker: str | None = None) -> dict[str, Any]:
     """The row of a file that could not be analysed: every result column empty, the error named."""
-    from facetrust.report.rows import result_entry as _entry
+    from facetrust.report.rows import result_entry
 
-    entry = _entry(Path(path), None, {"type": error_type, "message": message})
+    entry = result_entry(Path(path), None, {"type": error_type, "message": message})
     return make_row(entry, key, seconds=seconds, worker=worker)
 
 
@@ -113,7 +113,7 @@ def analyze_file(path: str, key: str, options: Mapping[str, Any]) -> dict[str, A
     row. Never raises for a bad file: a :class:`facetrust.FacetrustError` becomes an error row named after
     the exception, any other exception an ``InternalError`` row (with the traceback logged)."""
     import facetrust
-    from facetrust.report.rows import result_entry as _entry
+    from facetrust.report.rows import result_entry
 
     started = time.perf_counter()
     try:
@@ -124,7 +124,7 @@ def analyze_file(path: str, key: str, options: Mapping[str, Any]) -> dict[str, A
         logger.warning("internal error while analysing %s", path, exc_info=True)
         return error_row(path, key, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}",
                          seconds=time.perf_counter() - started)
-    return make_row(_entry(Path(path), report, None), key, seconds=time.perf_counter() - started)
+    return make_row(result_entry(Path(path), report, None), key, seconds=time.perf_counter() - started)
 
 
 __all__ = ["BOOKKEEPING", "INTERNAL_ERROR", "WORKER_DIED", "analyze_file", "columns", "error_row", "make_row",

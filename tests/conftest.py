@@ -74,3 +74,13 @@ def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("weights")
     save_detector(model, spec, directory)
     return directory / "tiny_random.json"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Optimised ONNX graphs go to a folder of this test session, not the user's ~/.cache (subprocesses too)."""
+    import os
+
+    from facetrust.engine.onnx import CACHE_ENV
+
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("facetrust-cache"))

@@ -197,3 +197,27 @@ def test_import_help_and_a_rejected_file_load_neither_torch_nor_a_model(tmp_path
     assert done.returncode == 0, done.stderr
     # exit 1 (the one input failed), said why, and no torch, no model session, no scipy.optimize on the way
     assert done.stdout.split() == ["1", "True", "False", "False", "False"]
+
+
+def test_optimised_graphs_are_cached_per_machine_and_give_the_same_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from facetrust.engine.onnx import CACHE_ENV, load_onnx_detector
+    from facetrust.models.catalog import resolve_detector
+
+    spec = resolve_detector("sbi_effnet_lite0")
+    crops = _random_crops(48, seed=3)
+    monkeypatch.setenv(CACHE_ENV, "off")
+    reference = load_onnx_detector(spec).predict_proba(crops)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    first = load_onnx_detector(spec).predict_proba(crops)  # optimises and writes the cache
+    cached = sorted((tmp_path / "cache" / "onnx").iterdir())
+    assert [p.suffixes[-2:] for p in cached] == [[".ort", ".onnx"]]
+    second = load_onnx_detector(spec).predict_proba(crops)  # loads the optimised graph
+    assert float(np.abs(first - reference).max()) < 1e-6 and float(np.abs(second - reference).max()) < 1e-6
+    cached[0].write_bytes(b"truncated")  # a damaged cache entry is dropped and rebuilt
+    assert float(np.abs(load_onnx_detector(spec).predict_proba(crops) - reference).max()) < 1e-6
+    assert cached[0].stat().st_size > 1_000_000
+    (tmp_path / "blocked").write_text("a file where the cache folder should be")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "blocked"))  # unwritable: loads all the same
+    assert float(np.abs(load_onnx_detector(spec).predict_proba(crops) - reference).max()) < 1e-6

@@ -272,3 +272,23 @@ def test_unsupported_format_is_a_note(fixtures: Fixtures, tmp_path: Path) -> Non
 def test_default_provenance_is_not_checked() -> None:
     p = Provenance()
     assert p.status is ProvenanceStatus.NONE and not p.checked and p.meaning == "Provenance was not checked."
+
+
+def test_files_without_a_c2pa_byte_do_not_load_c2pa(fixtures: Fixtures, tmp_path: Path) -> None:
+    from facetrust.media.testing import write_video
+
+    write_video(tmp_path / "clip.mp4", [np.full((32, 32, 3), 100, np.uint8)] * 3)
+    code = ("import sys; from facetrust.provenance import check_provenance as c; "
+            f"a = c({str(fixtures / 'plain.jpg')!r}); b = c({str(tmp_path / 'clip.mp4')!r}); "
+            "print(a.status.value, b.status.value, 'c2pa' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["none", "none", "False"]
+    # a signed file still goes through c2pa, and a plain file that merely names "c2pa" is read by it too
+    code = ("import sys; from facetrust.provenance import check_provenance as c; "
+            f"a = c({str(fixtures / 'ai.jpg')!r}); print(a.manifest_present, 'c2pa' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True"]
+    (tmp_path / "named.jpg").write_bytes((fixtures / "plain.jpg").read_bytes() + b"c2pa")
+    from facetrust.provenance.check import might_hold_credentials
+
+    assert might_hold_credentials(tmp_path / "named.jpg") and not might_hold_credentials(fixtures / "plain.jpg")

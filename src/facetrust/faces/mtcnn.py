@@ -87,6 +87,7 @@ class _Net:
         options.intra_op_num_threads = min(_NUM_THREADS, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see engine.onnx.NO_SPINNING
         try:
             self.session = ort.InferenceSession(str(path), options, providers=list(providers))
         except _onnxruntime_errors(ort) as exc:

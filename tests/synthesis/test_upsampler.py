@@ -48,3 +48,21 @@ def test_bad_requests_are_refused() -> None:
     with pytest.raises(ConfigError, match="needs real images"):
         train_upsampler([], "nearest")
     assert reconstruct(UpsamplingAutoEncoder("nearest", width=8), []) == []
+
+
+def test_saved_auto_encoders_render_faces_in_any_process(tmp_path) -> None:
+    import pickle
+
+    from facetrust.synthesis.upsampler import DecoderRenderer, load_upsamplers, save_upsampler
+
+    for kind in ("nearest", "pixel_shuffle"):
+        torch.manual_seed(0)
+        save_upsampler(UpsamplingAutoEncoder(kind, width=8).eval(), tmp_path / kind, {"steps": 1})
+    models = load_upsamplers(tmp_path)
+    assert [m.kind for m in models] == ["nearest", "pixel_shuffle"] and models[0].width == 8
+    renderer = pickle.loads(pickle.dumps(DecoderRenderer(tmp_path)))  # as a DataLoader worker gets it
+    image = astronaut_variants(1)[0][:61, :70]  # sides not divisible by 8: padded, then cut back
+    out = renderer(np.ascontiguousarray(image), np.random.default_rng(0))
+    assert out.shape == image.shape and out.dtype == np.uint8 and not np.array_equal(out, image)
+    with pytest.raises(ConfigError, match="train_upsamplers"):
+        load_upsamplers(tmp_path / "empty")

@@ -71,6 +71,18 @@ def test_animated_stills_need_a_clip_model_and_the_real_media() -> None:
         load_config(TrainConfig, None, [*clip, "animate_share=0.5", "sbi=false", "real_fakes=[x]"])
 
 
+def test_the_decoder_family_needs_its_auto_encoders_and_a_frame_model(tmp_path: Path) -> None:
+    cfg = load_config(TrainConfig, None, ["sbi_decoder_share=0.3", f"sbi_decoders={tmp_path}", "h264_inter_share=0.5"])
+    assert cfg.degrade_config.h264_inter_share == 0.5 and TrainConfig().degrade_config.h264_inter_share == 0
+    assert cfg.sbi_config.decoder_share == 0.3 and cfg.sbi_decoders == tmp_path
+    assert cfg.sbi_renderer is not None and TrainConfig().sbi_renderer is None
+    with pytest.raises(ConfigError, match="needs sbi_decoders"):
+        load_config(TrainConfig, None, ["sbi_decoder_share=0.3"])
+    with pytest.raises(ConfigError, match="applies to frame models"):
+        load_config(TrainConfig, None, ["architecture=efficientnet_lite0_lstm", "frozen_blocks=0",
+                                        "sbi_decoder_share=0.3", f"sbi_decoders={tmp_path}"])
+
+
 def test_unknown_architecture_suggests_a_close_name() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean .*'efficientnet_lite0'") as info:
         load_config(TrainConfig, None, ["architecture=efficientnet_lite"])

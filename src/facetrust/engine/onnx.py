@@ -265,7 +265,7 @@ def shared_pass_logits(detectors: Sequence[OnnxDetector], crops: np.ndarray | Se
 def load_onnx_detector(spec_path: Path, *, threads: int | None = None) -> OnnxDetector:
     """Load the ONNX graph beside ``spec_path`` after checking it against its card and the spec."""
     try:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401 - only checked here; the session is built by _optimised_session
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise DependencyError("the ONNX engine needs onnxruntime: pip install onnxruntime") from exc
     spec_path = Path(spec_path)

@@ -32,6 +32,7 @@ class DegradeConfig:
     h264_crf: tuple[int, int] = (18, 40)
     jpeg_p: float = 0.4
     jpeg_quality: tuple[int, int] = (35, 95)
+    h264_inter_share: float = 0.0  # share of the H.264 round trips coded as a P-frame after moving frames
 
 
 def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
@@ -65,6 +66,41 @@ def h264_roundtrip(image: np.ndarray, crf: int) -> np.ndarray:
     return out
 
 
+def h264_inter_roundtrip(image: np.ndarray, crf: int, rng: np.random.Generator, frames: int = 3) -> np.ndarray:
+    """``image`` as the last frame of a short H.264 clip (yuv420p, given CRF) whose earlier frames are the
+    same picture moved by a few pixels: coded as a P-frame with motion compensation, as every frame of a video
+    but its keyframes is. P-frames are quantised more coarsely than the intra frame of :func:`h264_roundtrip`
+    at the same CRF, and carry block-matching residue."""
+    height, width = image.shape[:2]
+    even = np.ascontiguousarray(image[: height - height % 2, : width - width % 2])
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height = even.shape[1], even.shape[0]
+    encoder.pix_fmt = "yuv420p"
+    encoder.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency", "bframes": "0"}
+    pictures = []
+    for _ in range(frames - 1):
+        dx, dy = rng.uniform(-4, 4, size=2)
+        shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+        pictures.append(cv2.warpAffine(even, shift, (even.shape[1], even.shape[0]), flags=cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_REFLECT))
+    pictures.append(even)
+    packets = []
+    for picture in pictures:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24").reformat(format="yuv420p")
+        packets += list(encoder.encode(frame))
+    packets += list(encoder.encode(None))
+    decoder = av.CodecContext.create("h264", "r")
+    decoded: list[np.ndarray] = []
+    for packet in packets:
+        decoded.extend(f.to_ndarray(format="rgb24") for f in decoder.decode(packet))
+    decoded.extend(f.to_ndarray(format="rgb24") for f in decoder.decode(None))
+    if len(decoded) < frames:  # pragma: no cover - libx264 returns every frame after flushing
+        raise RuntimeError("H.264 round trip lost frames")
+    out = image.copy()
+    out[: even.shape[0], : even.shape[1]] = decoded[-1]
+    return out
+
+
 def _motion_blur(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     length = int(rng.integers(3, 8))
     kernel = np.zeros((length, length), np.float32)
@@ -95,7 +131,12 @@ def degrade(image: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig | No
         noise = rng.normal(0, rng.uniform(*cfg.noise_sigma), size=out.shape)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     if rng.random() < cfg.h264_p:
-        out = h264_roundtrip(out, int(rng.integers(cfg.h264_crf[0], cfg.h264_crf[1] + 1)))
+        crf = int(rng.integers(cfg.h264_crf[0], cfg.h264_crf[1] + 1))
+        # the share is drawn only when on, so configs without it keep their exact random stream
+        if cfg.h264_inter_share > 0 and rng.random() < cfg.h264_inter_share:
+            out = h264_inter_roundtrip(out, crf, rng)
+        else:
+            out = h264_roundtrip(out, crf)
     if rng.random() < cfg.jpeg_p:
         out = jpeg_roundtrip(out, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)))
     return out

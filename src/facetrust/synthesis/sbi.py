@@ -14,11 +14,16 @@ Two families extend the blend to what other manipulations leave (issue 12), both
   to the chin), as lip-sync tools (Wav2Lip, HyperLips, DINet) repaint and paste back that region;
 - **resolution mismatch** (``resample_share``): the blended source is rendered at a lower resolution
   (down- then up-sampled by a random factor), as swapped or generated faces rendered at 96–256 px and
-  pasted into larger frames are.
+  pasted into larger frames are;
+- **decoder re-synthesis** (``decoder_share``): the blended source is first rebuilt by an up-sampling
+  auto-encoder (the ``render`` callable, e.g. :class:`facetrust.synthesis.upsampler.DecoderRenderer`), as
+  autoencoder face swaps (DeepFaceLab / DeepFaceLive) and talking-head generators render the face through a
+  decoder before it is pasted back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -45,9 +50,10 @@ class SbiConfig:
     lower_face_share: float = 0.0  # share of blends through a jaw/mouth mask instead of the whole inner face
     resample_share: float = 0.0  # share of blends whose source is down- then up-sampled (low-res rendering)
     resample_range: tuple[float, float] = (0.2, 0.6)  # the down-sampling factor of those sources
+    decoder_share: float = 0.0  # share of blends whose source is rebuilt by a decoder (needs ``render``)
 
     def __post_init__(self) -> None:
-        for key in ("lower_face_share", "resample_share"):
+        for key in ("lower_face_share", "resample_share", "decoder_share"):
             value = getattr(self, key)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{key} must be in [0, 1], got {value}")
@@ -215,17 +221,22 @@ def self_blend(
     landmarks: np.ndarray,
     rng: np.random.Generator,
     cfg: SbiConfig | None = None,
+    render: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blend an altered copy of ``image`` (RGB uint8) back into it inside a random face mask.
 
     Returns ``(real, fake, mask)``. Either the inner face (source) or the whole picture (target) is altered;
     ``real`` is the target, so the pair differs only by the blend and never by a global colour or
-    sharpness change that would give the label away.
+    sharpness change that would give the label away. ``render`` rebuilds the source for the decoder family
+    (``cfg.decoder_share``); it must be given when that share is above zero.
     """
     cfg = cfg or SbiConfig()
+    if cfg.decoder_share > 0 and render is None:
+        raise ConfigError("decoder_share > 0 needs a render callable (e.g. a DecoderRenderer)")
     # the families draw only when they are on, so recipes without them keep their exact random stream
     region = "lower" if cfg.lower_face_share > 0 and rng.random() < cfg.lower_face_share else "face"
     resample = cfg.resample_share > 0 and rng.random() < cfg.resample_share
+    decode = cfg.decoder_share > 0 and rng.random() < cfg.decoder_share
     source = image.copy()
     # alter the source and/or the target so the inner and outer face disagree; at least one must change
     if rng.random() < 0.5:
@@ -235,6 +246,8 @@ def self_blend(
     else:
         target = _jitter_colour(image.copy(), rng, cfg)
         target = _jitter_sharpness(target, rng)
+    if decode and render is not None:
+        source = render(source, rng)
     if resample:
         source = render_low_resolution(source, float(rng.uniform(*cfg.resample_range)), rng)
     source = _jitter_geometry(source, rng, cfg)

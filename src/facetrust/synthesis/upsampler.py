@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,23 +42,24 @@ def _up(kind: str, channels_in: int, channels_out: int) -> nn.Module:
 
 
 class UpsamplingAutoEncoder(nn.Module):
-    """RGB in [0, 1] → ×1/8 bottleneck → three ×2 up-sampling stages of one ``kind`` → RGB in [0, 1]."""
+    """RGB in [0, 1] → ×1/2^depth bottleneck → ``depth`` ×2 up-sampling stages of one ``kind`` → RGB in [0, 1].
+    Depth 3 (×1/8) is the whole-face member's; depth 2 keeps more detail, as a face-swap decoder does."""
 
-    def __init__(self, kind: str = "transposed", width: int = 48) -> None:
+    def __init__(self, kind: str = "transposed", width: int = 48, depth: int = 3) -> None:
         super().__init__()
-        self.kind = kind
+        if depth not in (1, 2, 3):
+            raise ConfigError(f"depth must be 1, 2 or 3, got {depth}")
+        self.kind, self.width, self.depth = kind, width, depth
         act = nn.LeakyReLU(0.2)
-        self.encoder = nn.Sequential(
-            nn.Conv2d(3, width, 3, stride=2, padding=1), act,
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), act,
-            nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1), act,
-        )
-        self.decoder = nn.Sequential(
-            _up(kind, 2 * width, 2 * width), act,
-            _up(kind, 2 * width, width), act,
-            _up(kind, width, width), act,
-            nn.Conv2d(width, 3, 3, padding=1),
-        )
+        channels = [3, width, 2 * width, 2 * width][: depth + 1]
+        encoder: list[nn.Module] = []
+        for c_in, c_out in zip(channels, channels[1:], strict=False):
+            encoder += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), act]
+        decoder: list[nn.Module] = []
+        for c_in, c_out in [(2 * width, 2 * width), (2 * width, width), (width, width)][3 - depth :]:
+            decoder += [_up(kind, c_in, c_out), act]
+        self.encoder = nn.Sequential(*encoder)
+        self.decoder = nn.Sequential(*decoder, nn.Conv2d(width, 3, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decoder(self.encoder(x)))
@@ -69,7 +71,7 @@ def _to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
 
 def train_upsampler(
     images: Sequence[np.ndarray], kind: str, *, steps: int = 1500, patch: int = 128, batch_size: int = 16,
-    lr: float = 2e-3, seed: int = 0, max_seconds: float | None = None,
+    lr: float = 2e-3, seed: int = 0, max_seconds: float | None = None, depth: int = 3,
 ) -> tuple[UpsamplingAutoEncoder, dict[str, float]]:
     """Fit an auto-encoder with ``kind`` up-sampling on random ``patch`` cuts of real uint8 RGB ``images``
     (L1 loss). Returns the model (eval mode) and ``{"steps", "l1", "psnr", "seconds"}`` of the last steps."""
@@ -79,7 +81,7 @@ def train_upsampler(
         raise ConfigError(f"every image must be at least {patch} px on each side")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = UpsamplingAutoEncoder(kind)
+    model = UpsamplingAutoEncoder(kind, depth=depth)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
     started, recent = time.perf_counter(), []
@@ -123,10 +125,81 @@ def reconstruct(model: UpsamplingAutoEncoder, images: Sequence[np.ndarray], *, b
     return out
 
 
+UPSAMPLER_SUFFIX = ".upsampler.safetensors"
+
+
+def save_upsampler(model: UpsamplingAutoEncoder, path: Path, stats: dict[str, float] | None = None) -> Path:
+    """Write ``model`` as ``<path>.upsampler.safetensors`` (its kind and width in the metadata)."""
+    from safetensors.torch import save_file
+
+    target = Path(path)
+    if not target.name.endswith(UPSAMPLER_SUFFIX):
+        target = target.with_name(target.name + UPSAMPLER_SUFFIX)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"kind": model.kind, "width": str(model.width), "depth": str(model.depth), **{k: str(v) for k, v in (stats or {}).items()}}
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(target), metadata=metadata)
+    return target
+
+
+def load_upsamplers(folder: Path) -> list[UpsamplingAutoEncoder]:
+    """Every auto-encoder saved by :func:`save_upsampler` in ``folder`` (eval mode, sorted by file name)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    files = sorted(Path(folder).glob(f"*{UPSAMPLER_SUFFIX}"))
+    if not files:
+        raise ConfigError(f"no auto-encoders (*{UPSAMPLER_SUFFIX}) in {folder}: make them with "
+                          "`python scripts/train_upsamplers.py --store STORE --out FOLDER`")
+    models = []
+    for file in files:
+        with safe_open(str(file), framework="pt") as handle:
+            meta = handle.metadata() or {}
+        model = UpsamplingAutoEncoder(meta.get("kind", "transposed"), width=int(meta.get("width", 48)),
+                                      depth=int(meta.get("depth", 3)))
+        model.load_state_dict(load_file(str(file)))
+        models.append(model.eval())
+    return models
+
+
+class DecoderRenderer:
+    """A face rendered through a decoder: ``renderer(image, rng)`` rebuilds the uint8 RGB ``image`` with one of
+    the auto-encoders of ``folder`` (chosen by ``rng``), as generators render every pixel of a face through
+    up-sampling layers. Picklable: each process (e.g. a DataLoader worker) loads the models on first use."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._models: list[UpsamplingAutoEncoder] | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"folder": self.folder, "_models": None}
+
+    @property
+    def models(self) -> list[UpsamplingAutoEncoder]:
+        if self._models is None:
+            self._models = load_upsamplers(self.folder)
+        return self._models
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        model = self.models[int(rng.integers(len(self.models)))]
+        height, width = image.shape[:2]
+        pad_y, pad_x = (-height) % 8, (-width) % 8
+        padded = np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), mode="reflect") if pad_y or pad_x else image
+        return reconstruct(model, [np.ascontiguousarray(padded)])[0][:height, :width]
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio of two uint8 images, in dB."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
-__all__ = ["UPSAMPLING_KINDS", "UpsamplingAutoEncoder", "psnr", "reconstruct", "train_upsampler"]
+__all__ = [
+    "UPSAMPLING_KINDS",
+    "DecoderRenderer",
+    "UpsamplingAutoEncoder",
+    "load_upsamplers",
+    "psnr",
+    "reconstruct",
+    "save_upsampler",
+    "train_upsampler",
+]

@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING
 from facetrust.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
+
+    from facetrust.synthesis.degrade import DegradeConfig
     from facetrust.synthesis.sbi import SbiConfig
 
 
@@ -40,6 +45,9 @@ class TrainConfig:
     sbi: bool = True  # self-blended fakes made on the fly from the real media of data_root
     sbi_lower_face_share: float = 0.0  # share of self-blends through a jaw/mouth mask (lip-sync traces)
     sbi_resample_share: float = 0.0  # share of self-blends whose source is rendered at low resolution
+    sbi_decoder_share: float = 0.0  # share of self-blends whose source is rebuilt by an auto-encoder (decoder)
+    sbi_decoders: Path | None = None  # folder of auto-encoders for it (scripts/train_upsamplers.py)
+    h264_inter_share: float = 0.0  # share of H.264 degradations (both classes) coded as P-frames of a moving clip
     real_fakes: tuple[Path, ...] = ()  # `facetrust extract` folders: their real and fake crops join training
     real_fake_share: float = 0.5  # share of each batch's images drawn from real_fakes when sbi is on too
     balanced_sampling: bool = True  # real_fakes drawn so real/fake, and each fake method, weigh the same
@@ -137,6 +145,11 @@ class TrainConfig:
         _require("eval_frames", self.eval_frames, 1 <= self.eval_frames <= 300, "in 1..300")
         _require("sbi_lower_face_share", self.sbi_lower_face_share, 0 <= self.sbi_lower_face_share <= 1, "in [0, 1]")
         _require("sbi_resample_share", self.sbi_resample_share, 0 <= self.sbi_resample_share <= 1, "in [0, 1]")
+        _require("h264_inter_share", self.h264_inter_share, 0 <= self.h264_inter_share <= 1, "in [0, 1]")
+        _require("sbi_decoder_share", self.sbi_decoder_share, 0 <= self.sbi_decoder_share <= 1, "in [0, 1]")
+        if self.sbi_decoder_share > 0 and self.sbi_decoders is None:
+            raise ConfigError("sbi_decoder_share > 0 needs sbi_decoders: a folder of auto-encoders made by "
+                              "`python scripts/train_upsamplers.py --store CACHE_DIR --out FOLDER`")
         _require("animate_share", self.animate_share, 0 <= self.animate_share <= 1, "in [0, 1]")
         _require("animate_photo_share", self.animate_photo_share, 0 <= self.animate_photo_share <= 1, "in [0, 1]")
         _require("clip_steps", self.clip_steps, bool(self.clip_steps) and min(self.clip_steps) >= 1,
@@ -160,6 +173,8 @@ class TrainConfig:
         from facetrust.models import architecture_info
 
         info = architecture_info(self.architecture)  # UnknownNameError (a ConfigError) listing close names
+        if info.input == "clip" and self.sbi_decoder_share > 0:
+            raise ConfigError("sbi_decoder_share applies to frame models; clip self-blends have no decoder family")
         if info.input != "clip" and self.animate_share > 0:
             raise ConfigError(f"animate_share trains clip models; {self.architecture!r} scores single frames")
         if info.input == "clip" and self.frozen_blocks:
@@ -173,7 +188,24 @@ class TrainConfig:
         """The self-blend alterations of this run (the families of ``facetrust.synthesis.sbi``)."""
         from facetrust.synthesis.sbi import SbiConfig
 
-        return SbiConfig(lower_face_share=self.sbi_lower_face_share, resample_share=self.sbi_resample_share)
+        return SbiConfig(lower_face_share=self.sbi_lower_face_share, resample_share=self.sbi_resample_share,
+                         decoder_share=self.sbi_decoder_share)
+
+    @property
+    def degrade_config(self) -> DegradeConfig:
+        """The codec, resize, blur and noise degradations applied alike to both classes of this run."""
+        from facetrust.synthesis.degrade import DegradeConfig
+
+        return DegradeConfig(h264_inter_share=self.h264_inter_share)
+
+    @property
+    def sbi_renderer(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
+        """What rebuilds the source of decoder-family self-blends (None when that family is off)."""
+        if self.sbi_decoder_share <= 0 or self.sbi_decoders is None:
+            return None
+        from facetrust.synthesis.upsampler import DecoderRenderer
+
+        return DecoderRenderer(self.sbi_decoders)
 
     @property
     def stream_seed(self) -> int:

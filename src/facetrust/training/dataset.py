@@ -36,8 +36,10 @@ class SelfBlendPairs(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         sbi: SbiConfig | None = None,
         degradations: DegradeConfig | None = None,
         augment: Callable[[list[np.ndarray], np.random.Generator], list[np.ndarray]] | None = None,
+        render: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     ) -> None:
         self.store, self.indices = store, indices
+        self.render = render
         self.input_size, self.mean, self.std = input_size, mean, std
         self.train, self.seed = train, seed
         self.sbi = sbi or SbiConfig()
@@ -58,7 +60,7 @@ class SelfBlendPairs(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         row = int(self.indices[item])
         image = np.array(self.store.images[row])
         landmarks = self.store.landmarks[row]
-        real, fake, _ = self_blend(image, landmarks, rng, self.sbi)
+        real, fake, _ = self_blend(image, landmarks, rng, self.sbi, self.render)
         store_size, size = image.shape[0], self.input_size
         centre = (store_size - size) // 2
         jitter = centre if self.train else 0

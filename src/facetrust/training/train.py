@@ -27,7 +27,6 @@ from facetrust.models import (
     save_detector,
 )
 from facetrust.scoring import select_device
-from facetrust.synthesis import DegradeConfig, SbiConfig
 from facetrust.training.augment import AugmentConfig, Augmenter, build_augmenter
 from facetrust.training.batches import LabelledSource, MixedBatches, PairSource, split_batch
 from facetrust.training.calibrate import binary_metrics, calibrate, calibrate_tracks, sigmoid
@@ -298,7 +297,8 @@ def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, tra
     if limit is not None and len(indices) > limit:
         indices = np.sort(rng.choice(indices, limit, replace=False))
     return SelfBlendPairs(store, indices, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
-                          augment=augment, sbi=cfg.sbi_config)
+                          augment=augment, sbi=cfg.sbi_config, render=cfg.sbi_renderer,
+                          degradations=cfg.degrade_config)
 
 
 def _training_data(cfg: TrainConfig, store: CropStore | None, folders: list[ExtractedCrops],
@@ -720,8 +720,8 @@ def _calibrate_and_save(model: nn.Module, data: _Data, cfg: TrainConfig, device:
             "epochs_run": summary["epochs_run"],
             "holdout_auc": metrics["holdout_all"].get("auc"),  # type: ignore[union-attr]
             "crop_recipe": data.store.recipe if data.store is not None else None,
-            "degradations": asdict(DegradeConfig()),
-            "self_blend": asdict(SbiConfig()) if cfg.sbi else None,
+            "degradations": asdict(cfg.degrade_config),
+            "self_blend": asdict(cfg.sbi_config) if cfg.sbi else None,
             "augmentations": (build_augmenter(AugmentConfig(cfg.augment, cfg.clahe)) or _NoAugment()).describe(),
         },
     )

@@ -15,6 +15,9 @@ every 25 frames (short GOP). Every figure is the wall time of a fresh process, m
 (d) start-up: an empty file rejected, and the time from launching a process to its first decoded frame
     (models loaded, as `detect` does before reading);
 (e) peak RSS of (a) (``/usr/bin/time``-style, from ``wait4``).
+
+The machine's speed is recorded before and after (``machine_reference_s``: a fixed pure-Python workload):
+on a shared VM it drifts, so compare runs whose references agree.
 """
 
 from __future__ import annotations
@@ -124,6 +127,19 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return seconds, round(usage.ru_maxrss / 1024), stdout
 
 
+REFERENCE = "sum(i * i for i in range(3_000_000))"  # single-threaded; ~0.25 s on this machine when fast
+
+
+def _reference_seconds(repeat: int = 5) -> float:
+    """Median wall time of a fixed pure-Python workload in this process: the machine's speed right now."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        eval(REFERENCE)  # noqa: S307 - a constant expression
+        runs.append(time.perf_counter() - started)
+    return round(statistics.median(runs), 3)
+
+
 def median_of(repeat: int, command: list[str]) -> dict[str, object]:
     runs = [timed(command) for _ in range(repeat)]
     return {"median_s": round(statistics.median(r[0] for r in runs), 2), "all_s": [round(r[0], 2) for r in runs],
@@ -151,6 +167,10 @@ def main() -> None:
                    f"{round(psutil.virtual_memory().total / 2**30)} GiB, {platform.python_version()}",
         "runtime": args.runtime,
     }
+    # the VM's speed drifts (the same detect took 2.6 s and 4.2 s within ten minutes): a fixed pure-Python
+    # workload, timed before and after, says how fast the machine was while the figures were taken
+    results["machine_reference_s"] = {"before": _reference_seconds()}
+    print("machine reference", results["machine_reference_s"], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         # made in a child process: this one stays small, so the children's peak RSS is theirs alone
@@ -189,6 +209,8 @@ def main() -> None:
             results["folder"] = {"videos": args.folder, "seconds": round(seconds, 1),
                                  "videos_per_hour": round(args.folder * 3600 / seconds), "peak_rss_mb": rss}
             print("folder", results["folder"], flush=True)
+    results["machine_reference_s"]["after"] = _reference_seconds()  # type: ignore[index]
+    print("machine reference", results["machine_reference_s"], flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -45,6 +45,10 @@ def main() -> None:
     parser.add_argument("--extra-fakes", type=Path, nargs="*", default=[],
                         help="more extract folders whose val fakes the whole-face member is recalibrated on "
                              "(e.g. auto-encoder reconstructions)")
+    parser.add_argument("--keep-calibration", type=Path, default=None,
+                        help="an ensemble spec whose members' calibrations (scale, offset) are kept, by member "
+                             "name, instead of refitted: e.g. the shipped whole-face member's, fitted on a "
+                             "held-out set that a re-sampled extract no longer reproduces")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     names = [args.blend, args.whole_face] + ([args.temporal] if args.temporal else [])
@@ -69,12 +73,23 @@ def main() -> None:
                    + (" The temporal member abstains on photos and tracks shorter than its clip." if args.temporal
                       else ""))
     spec = EnsembleSpec(args.name, stored, roles=roles, description=description)
+    fixed: dict[int, tuple[float, float]] = {}
+    if args.keep_calibration:
+        kept = json.loads(args.keep_calibration.read_text(encoding="utf-8"))["ensemble"]
+        kept_names = [Path(m).stem if m.endswith(".json") else m for m in kept["members"]]
+        for index, member in enumerate(members):
+            if member.spec.name in kept_names:
+                j = kept_names.index(member.spec.name)
+                fixed[index] = (float(kept["coef"][j]), float(kept["offsets"][j]))
+        logging.info("keeping the calibration of %s from %s", [members[i].spec.name for i in fixed],
+                     args.keep_calibration)
     fitted, report = fit_ensemble(spec, members, items, method=args.method, seed=args.seed, progress=logging.info,
-                                  member_fakes=member_fakes)
+                                  member_fakes=member_fakes, fixed=fixed or None)
     command = "python scripts/fit_default_ensemble.py " + " ".join(sys.argv[1:])
     held_out = {source: entry["n"] for source, entry in report["out_of_fold"]["by_source"].items()}
     fitted = replace(fitted, provenance={
-        "fit": {"command": command, "held_out_items": held_out, "frames_per_video": args.frames_per_video,
+        "fit": {"command": command, "held_out_items": held_out,
+                "kept_calibrations": {members[i].spec.name: list(v) for i, v in fixed.items()} or None, "frames_per_video": args.frames_per_video,
                 "member_fakes": {role: sorted(fakes) for role, fakes in zip(roles, member_fakes, strict=True)},
                 "report": f"{args.name}.fit.json (out of fold: 2 halves by identity group)",
                 "caveat": "the blend member trained on every FFHQ and politician photo: those held-out real photos "

@@ -146,6 +146,19 @@ def test_max_recalibrates_each_member_on_its_own_fakes() -> None:
         fit_ensemble(spec, members, _items(), method="median")
 
 
+def test_a_kept_calibration_is_not_refitted_and_the_rest_is() -> None:
+    spec = EnsembleSpec("m", ("a", "b"), roles=("blend", "whole-face"))
+    def members() -> list[BrightnessMember]:  # fresh ones: their noise is seeded per instance
+        return [BrightnessMember("on_videos", True, sees="videos"), BrightnessMember("on_photos", True, sees="photos")]
+
+    fakes = [{"self-blended video"}, {"GAN"}]
+    free, _ = fit_ensemble(spec, members(), _items(), method="max", member_fakes=fakes)
+    kept, report = fit_ensemble(spec, members(), _items(), method="max", member_fakes=fakes, fixed={1: (0.5, -2.0)})
+    assert kept.coef[1] == 0.5 and kept.offsets[1] == -2.0
+    assert kept.coef[0] == pytest.approx(free.coef[0]) and kept.offsets[0] == pytest.approx(free.offsets[0])
+    assert free.coef[1] != 0.5 and report["out_of_fold"]["by_source"]["GAN"]["n"] > 0
+
+
 def test_fitting_needs_both_classes_and_every_member() -> None:
     spec = EnsembleSpec("e", ("a", "b"))
     members = [BrightnessMember("a", True), BrightnessMember("b", False)]

@@ -23,7 +23,7 @@ codec-like degradations whatever its class. Then:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -186,9 +186,11 @@ def _item_weights(labels: np.ndarray, probs: Sequence[np.ndarray]) -> np.ndarray
 
 
 def _fit(spec: EnsembleSpec, items: Sequence[HeldOutItem], probs: Sequence[np.ndarray], method: str = "max",
-         member_fakes: Sequence[Collection[str]] | None = None) -> EnsembleSpec:
+         member_fakes: Sequence[Collection[str]] | None = None,
+         fixed: Mapping[int, tuple[float, float]] | None = None) -> EnsembleSpec:
     """``spec`` with its combination (``max`` or ``stacking``), frame rule and track rule fitted on ``items``.
-    ``member_fakes[i]``: the fake sources member ``i`` is recalibrated on (``max``; None = every fake)."""
+    ``member_fakes[i]``: the fake sources member ``i`` is recalibrated on (``max``; None = every fake).
+    ``fixed[i]``: the (scale, offset) member ``i`` keeps instead of being recalibrated (``max`` only)."""
     labels = np.concatenate([np.full(len(p), item.label) for item, p in zip(items, probs, strict=True)])
     stacked = np.concatenate(probs)
     weights = _item_weights(labels, probs)
@@ -198,6 +200,10 @@ def _fit(spec: EnsembleSpec, items: Sequence[HeldOutItem], probs: Sequence[np.nd
     elif method == "max":
         scales, offsets = [], []
         for m in range(stacked.shape[1]):
+            if fixed and m in fixed:  # a member whose calibration was fitted before, on its own held-out set
+                scales.append(float(fixed[m][0]))
+                offsets.append(float(fixed[m][1]))
+                continue
             # the reals, and the fakes this member is meant to see
             chosen = [i for i, item in enumerate(items)
                       if (item.label == 0 or member_fakes is None or item.source in member_fakes[m])
@@ -277,11 +283,11 @@ def _summary(items: Sequence[HeldOutItem], item_p: np.ndarray, verdicts: Sequenc
 def fit_ensemble(
     spec: EnsembleSpec, members: Sequence[Any], items: Sequence[HeldOutItem], *, method: str = "max",
     member_fakes: Sequence[Collection[str]] | None = None, seed: int = 0,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, fixed: Mapping[int, tuple[float, float]] | None = None,
 ) -> tuple[EnsembleSpec, dict[str, object]]:
     """Fit ``spec`` (its members already loaded as ``members``) on ``items`` with ``method`` (``max`` or
-    ``stacking``; ``member_fakes`` as in ``_fit``); returns the fitted spec and a report: in-sample and
-    out-of-fold (2 halves by identity group) numbers per source."""
+    ``stacking``; ``member_fakes`` and ``fixed`` as in ``_fit``); returns the fitted spec and a report:
+    in-sample and out-of-fold (2 halves by identity group) numbers per source."""
     if len(members) != len(spec.members):
         raise ConfigError(f"{spec.name}: {len(spec.members)} members named, {len(members)} given")
     labels = {item.label for item in items}
@@ -291,7 +297,7 @@ def fit_ensemble(
     if progress:
         progress(f"scoring {len(items)} held-out items with {len(members)} members")
     probs = member_probabilities(members, items, abstain=method == "max")
-    fitted = _fit(spec, items, probs, method, member_fakes)
+    fitted = _fit(spec, items, probs, method, member_fakes, fixed)
     member_means = np.array([p.mean(axis=0) for p in probs])
     in_sample = [_verdict(fitted, p, item.kind) for item, p in zip(items, probs, strict=True)]
     report: dict[str, object] = {
@@ -310,7 +316,7 @@ def fit_ensemble(
         train = [i for i in range(len(items)) if fold[i] != k]
         if {items[i].label for i in train} != {0, 1}:
             raise ConfigError("an out-of-fold half lacks one class: give more held-out items")
-        fold_spec = _fit(spec, [items[i] for i in train], [probs[i] for i in train], method, member_fakes)
+        fold_spec = _fit(spec, [items[i] for i in train], [probs[i] for i in train], method, member_fakes, fixed)
         for i in np.flatnonzero(fold == k):
             oof_p[i], oof_v[i] = _verdict(fold_spec, probs[i], items[i].kind)
     report["out_of_fold"] = _summary(items, oof_p, oof_v, member_means, names)

@@ -21,7 +21,7 @@ from facetrust.models import create_detector
 from facetrust.models.catalog import BUNDLED_WEIGHTS_DIR
 from facetrust.models.ensemble import EnsembleDetector
 
-BUNDLED_MEMBERS = ("sbi_effnet_lite0", "wholeface_lite0")
+BUNDLED_MEMBERS = ("sbi_effnet_lite0", "sbi_families_lite0", "wholeface_lite0")
 
 
 def _random_crops(n: int, seed: int = 0) -> list[np.ndarray]:

@@ -38,12 +38,12 @@ def tiny_clip_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def blend_member():
-    """The default ensemble's blend member (sbi_effnet_lite0) on PyTorch, as an ExplainTarget."""
+    """The default ensemble's blend member (sbi_families_lite0) on PyTorch, as an ExplainTarget."""
     from facetrust.explain.target import ExplainTarget
     from facetrust.pipeline import get_detector
 
     ensemble = get_detector("default", None, "torch")
-    member = next(m for m in ensemble.members if m.spec.name == "sbi_effnet_lite0")
+    member = next(m for m in ensemble.members if m.spec.name == "sbi_families_lite0")
     return member, ExplainTarget(member)
 
 

@@ -36,7 +36,7 @@ def test_a_face_called_real_is_labelled_not_evidence(photos) -> None:
 def test_a_face_called_fake_is_evidence_from_the_member_that_decided(photos) -> None:
     (face,) = fx.explain(photos["fake"], faces_per_person=1)
     assert face.label is Label.FAKE and face.is_evidence
-    assert face.member == "sbi_effnet_lite0"  # the blend member flags a self-blend
+    assert face.member == "sbi_families_lite0"  # the blend member flags a self-blend
     assert face.caption[0].endswith("evidence") and "not evidence" not in face.caption[0]
     size = face.crop.shape[0]
     assert not _is_grey(face.panel()[:size, size : 2 * size])

@@ -54,7 +54,7 @@ def test_default_is_the_blend_and_whole_face_ensemble(default_detector: facetrus
     from facetrust.models.ensemble import EnsembleDetector
 
     assert isinstance(default_detector, EnsembleDetector)
-    assert default_detector.member_names == ["sbi_effnet_lite0", "wholeface_lite0"]
+    assert default_detector.member_names == ["sbi_families_lite0", "wholeface_lite0"]
     assert default_detector.member_roles == ["blend", "whole-face"]
     assert default_detector.ensemble.method == "max"
 

@@ -3,7 +3,7 @@
     >>> import facetrust.explain as fx
     >>> faces = fx.explain("clip.mp4", method="gradcam", faces_per_person=3)   # doctest: +SKIP
     >>> faces[0].is_evidence, faces[0].member                                    # doctest: +SKIP
-    (True, 'sbi_effnet_lite0')
+    (True, 'sbi_families_lite0')
     >>> PIL.Image.fromarray(faces[0].panel()).save("face.png")                  # doctest: +SKIP
 
 Methods (:func:`list_methods`): ``gradcam``, ``gradcam++``, ``feature_maps`` (:mod:`.cam`), ``saliency``,

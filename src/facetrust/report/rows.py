@@ -27,21 +27,28 @@ def result_entry(path: str | Path, report: Report | None, error: dict[str, str] 
             "error": dict(error)}
 
 
+def csv_cells(entry: dict[str, Any]) -> list[Any]:
+    """The ``--csv`` values of one entry of :func:`result_entry`, in :data:`CSV_COLUMNS` order (untyped as
+    the entry holds them; ``""`` or None where a value is missing)."""
+    error = entry["error"] or {}
+    provenance = entry.get("provenance") or {}  # failed inputs have none
+    fake_people = [str(p["person"]) for p in entry["people"] if p["verdict"] == "FAKE"]
+    return [entry["path"], entry["verdict"] or "",
+            entry["fake_probability"] if entry["fake_probability"] is not None else "",
+            entry["threshold"] if entry["threshold"] is not None else "", len(entry["people"]),
+            " ".join(fake_people), entry.get("frames_sampled", ""), entry.get("faces_found", ""),
+            error.get("type", ""), error.get("message", ""),
+            provenance.get("status", ""),
+            provenance["trusted"] if provenance.get("manifest_present") else "",
+            provenance.get("signer") or provenance.get("issuer") or "", entry.get("verdict_reason") or ""]
+
+
 def write_csv_rows(handle: Any, entries: list[dict[str, Any]]) -> None:
     """Write the ``--csv`` header and one row per entry of :func:`result_entry` to a text handle."""
     writer = csv.writer(handle)
     writer.writerow(CSV_COLUMNS)
-    for e in entries:
-        error = e["error"] or {}
-        provenance = e.get("provenance") or {}  # failed inputs have none
-        fake_people = [str(p["person"]) for p in e["people"] if p["verdict"] == "FAKE"]
-        writer.writerow([e["path"], e["verdict"] or "", e["fake_probability"] if e["fake_probability"] is not None else "",
-                         e["threshold"] if e["threshold"] is not None else "", len(e["people"]),
-                         " ".join(fake_people), e.get("frames_sampled", ""), e.get("faces_found", ""),
-                         error.get("type", ""), error.get("message", ""),
-                         provenance.get("status", ""),
-                         provenance["trusted"] if provenance.get("manifest_present") else "",
-                         provenance.get("signer") or provenance.get("issuer") or "", e.get("verdict_reason") or ""])
+    for entry in entries:
+        writer.writerow(csv_cells(entry))
 
 
 def input_key(path: Path, by_content: bool = False) -> str:
@@ -60,4 +67,4 @@ def input_key(path: Path, by_content: bool = False) -> str:
         return f"unreadable|{path}"
 
 
-__all__ = ["CSV_COLUMNS", "input_key", "result_entry", "write_csv_rows"]
+__all__ = ["CSV_COLUMNS", "csv_cells", "input_key", "result_entry", "write_csv_rows"]

@@ -7,9 +7,7 @@ is the file's ``detect --json`` entry (as JSON text), and its first columns are 
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import logging
 import os
@@ -41,21 +39,13 @@ BOOKKEEPING: tuple[tuple[str, str], ...] = (
 )
 
 
-def _csv_cells(entries: list[dict[str, Any]]) -> list[list[str]]:
-    """The header and rows ``detect --csv`` writes for ``entries``."""
-    from facetrust.report.rows import write_csv_rows  # the writer of `detect --csv` itself
-
-    buffer = io.StringIO()
-    write_csv_rows(buffer, entries)
-    return list(csv.reader(io.StringIO(buffer.getvalue())))
-
-
 @functools.cache
 def row_schema() -> tuple[tuple[str, str], ...]:
     """``(column, pyarrow type name)`` of every row, in order: the ``detect --csv`` columns, then
     :data:`BOOKKEEPING`."""
-    header = _csv_cells([])[0]
-    return (*((name, _CSV_TYPES.get(name, "string")) for name in header), *BOOKKEEPING)
+    from facetrust.report.rows import CSV_COLUMNS
+
+    return (*((name, _CSV_TYPES.get(name, "string")) for name in CSV_COLUMNS), *BOOKKEEPING)
 
 
 def columns() -> tuple[str, ...]:
@@ -63,10 +53,11 @@ def columns() -> tuple[str, ...]:
     return tuple(name for name, _ in row_schema())
 
 
-def _typed(value: str, kind: str) -> Any:
-    if value == "":
+def _typed(value: Any, kind: str) -> Any:
+    """A ``detect --csv`` value as its column's type: what the CSV file says, read back (empty → None)."""
+    if value is None or value == "":
         return None
-    return int(value) if kind == "int64" else float(value) if kind == "float64" else value
+    return int(value) if kind == "int64" else float(value) if kind == "float64" else str(value)
 
 
 def _now() -> str:
@@ -82,9 +73,10 @@ def _size(path: Path) -> int | None:
 
 def make_row(entry: dict[str, Any], key: str, *, seconds: float, worker: str | None = None) -> dict[str, Any]:
     """The row of one ``detect --json`` entry (a report's, or an error's)."""
-    header, cells = _csv_cells([entry])
+    from facetrust.report.rows import CSV_COLUMNS, csv_cells  # the values `detect --csv` writes
+
     kinds = dict(row_schema())
-    row = {name: _typed(cell, kinds[name]) for name, cell in zip(header, cells, strict=True)}
+    row = {name: _typed(cell, kinds[name]) for name, cell in zip(CSV_COLUMNS, csv_cells(entry), strict=True)}
     row.update(
         input_key=key,
         size=_size(Path(entry["path"])),

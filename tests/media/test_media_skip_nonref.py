@@ -62,3 +62,19 @@ def test_a_closed_reader_is_freed_at_once_without_the_cycle_collector(tmp_path) 
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_the_decoders_threading_follows_the_cores_and_never_changes_a_frame(tmp_path, monkeypatch) -> None:
+    assert readers_module.decoder_threading(2) == "SLICE" and readers_module.decoder_threading(1) == "SLICE"
+    assert readers_module.decoder_threading(8) == "AUTO"
+    path = write_video(tmp_path / "clip.mp4", [index_frame(i) for i in range(80)], fps=25, gop=80,
+                       options={"slices": "2"})  # two slices: slice threading has something to split
+    with open_media(path) as reader:
+        times = sample_times(reader.info, mode="uniform", n=10)
+    decoded = {}
+    for threading in ("SLICE", "AUTO"):
+        monkeypatch.setattr(readers_module, "decoder_threading", lambda cores=None, mode=threading: mode)
+        with open_media(path) as reader:
+            decoded[threading] = reader.read(times)
+    assert [frame_number(f.image) for f in decoded["SLICE"]] == [f.index for f in decoded["SLICE"]]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(decoded["SLICE"], decoded["AUTO"], strict=True))

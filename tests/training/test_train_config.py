@@ -108,3 +108,13 @@ def test_train_seed_draws_the_training_stream_but_keeps_the_split_seed() -> None
     assert TrainConfig().stream_seed == 0
     config = TrainConfig(seed=3, train_seed=7)
     assert (config.seed, config.stream_seed) == (3, 7)
+
+
+def test_the_resize_degradation_reaches_down_to_small_faces_when_asked() -> None:
+    from facetrust.synthesis.degrade import DegradeConfig
+
+    assert TrainConfig().degrade_config == DegradeConfig()  # the defaults keep earlier recipes' streams
+    cfg = load_config(TrainConfig, None, ["downscale_p=0.45", "downscale_min=0.2"])
+    assert cfg.degrade_config.downscale_p == 0.45 and cfg.degrade_config.downscale_range == (0.2, 0.9)
+    with pytest.raises(ConfigError, match="downscale_min"):
+        load_config(TrainConfig, None, ["downscale_min=0.01"])

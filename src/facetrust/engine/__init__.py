@@ -118,7 +118,11 @@ def _load_onnx(spec_path: Path, threads: int | None) -> OnnxDetector | EnsembleD
         return _load_onnx(_member_path(base, name), threads)
 
     ensemble = load_ensemble(spec_path, member)
-    logger.info("created %r from %s (onnxruntime)", ensemble, spec_path)
+    from facetrust.engine.fuse import fused_graph_for
+
+    ensemble.fused_graph = fused_graph_for(ensemble.members, threads=threads)
+    logger.info("created %r from %s (onnxruntime%s)", ensemble, spec_path,
+                ", one fused session" if ensemble.fused_graph is not None else "")
     return ensemble
 
 

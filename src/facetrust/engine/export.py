@@ -81,7 +81,7 @@ def export_onnx(
         import onnxruntime as ort
         import torch
     except ImportError as exc:
-        raise DependencyError("exporting needs torch and onnx: pip install 'facetrust[export]'") from exc
+        raise DependencyError("exporting needs torch and onnx: pip install torch onnx") from exc
     from facetrust.engine import _member_path
     from facetrust.models.catalog import resolve_detector
     from facetrust.models.ensemble import is_ensemble_file, read_ensemble

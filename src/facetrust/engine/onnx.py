@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,14 +141,16 @@ def _machine_key() -> str:
     return hashlib.sha256(f"{ort.__version__}|{platform.machine()}|{cpu}".encode()).hexdigest()[:16]
 
 
-def _optimised_session(data: bytes, sha256: str, threads: int | None) -> object:
-    """A session for the graph ``data``; onnxruntime's optimisation of it (constant folding, fusions, layouts:
-    about 0.08 s a graph) is done once per machine and kept in :func:`cache_root`. A cached graph that fails
-    to load is dropped and rebuilt; an unwritable cache only costs the time."""
+def _optimised_session(data: bytes | Callable[[], bytes], sha256: str, threads: int | None) -> object:
+    """A session for the graph ``data`` (or what ``data()`` returns: only called when the cache misses);
+    onnxruntime's optimisation of it (constant folding, fusions, layouts: about 0.08 s a graph) is done once
+    per machine and kept in :func:`cache_root`. A cached graph that fails to load is dropped and rebuilt; an
+    unwritable cache only costs the time."""
     import onnxruntime as ort
 
     root = cache_root()
     if root is None:
+        data = data() if callable(data) else data
         return ort.InferenceSession(data, _session_options(threads), providers=["CPUExecutionProvider"])
     cached = root / "onnx" / f"{sha256[:32]}-{_machine_key()}.ort.onnx"
     if cached.is_file():
@@ -159,6 +161,7 @@ def _optimised_session(data: bytes, sha256: str, threads: int | None) -> object:
         except Exception:  # a truncated or foreign file: rebuild it
             logger.warning("dropping the unreadable optimised graph %s", cached)
             cached.unlink(missing_ok=True)
+    data = data() if callable(data) else data
     options = _session_options(threads)
     partial = cached.with_name(f"{cached.name}.{os.getpid()}.part")
     try:
@@ -185,12 +188,14 @@ class OnnxDetector:
 
     runtime = "onnx"
 
-    def __init__(self, spec: DetectorSpec, session: object, *, source: Path | None = None) -> None:
+    def __init__(self, spec: DetectorSpec, session: object, *, source: Path | None = None,
+                 graph_sha256: str | None = None) -> None:
         if spec.clip_length is not None:
             raise ConfigError(f"detector {spec.name!r} is a clip model; the ONNX engine runs frame models")
         self.spec = spec
         self.device = CPU
         self.source = source
+        self.graph_sha256 = graph_sha256  # of the .onnx file the session was built from (None: not from a file)
         self._session = session
         self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
         std = np.asarray(spec.std, np.float32).reshape(1, 1, 1, 3)
@@ -215,7 +220,10 @@ class OnnxDetector:
 
     def logits_of_batch(self, x: np.ndarray) -> np.ndarray:
         """Fake logits of a batch already prepared by :meth:`preprocess` (this or an equal-signature detector)."""
-        y = np.asarray(self._session.run(None, {self._input: x})[0], np.float32)  # type: ignore[attr-defined]
+        return self.fake_logits(np.asarray(self._session.run(None, {self._input: x})[0], np.float32))  # type: ignore[attr-defined]
+
+    def fake_logits(self, y: np.ndarray) -> np.ndarray:
+        """The graph's raw output ``(N, num_outputs)`` → the fake logit of each row."""
         if y.ndim != 2 or y.shape[1] != self.spec.num_outputs:
             raise WeightsError(f"detector {self.spec.name!r} produced output of shape {y.shape}, expected "
                                f"(N, {self.spec.num_outputs}) per its spec")
@@ -288,9 +296,20 @@ def load_onnx_detector(spec_path: Path, *, threads: int | None = None) -> OnnxDe
     if len(shape) != 4 or shape[1] != 3 or shape[2] != spec.input_size or shape[3] != spec.input_size:
         raise WeightsError(f"{graph} takes input {shape}, but {spec.name} needs (N, 3, {spec.input_size}, "
                            f"{spec.input_size})")
-    detector = OnnxDetector(spec, session, source=spec_path)
+    detector = OnnxDetector(spec, session, source=spec_path, graph_sha256=actual)
     logger.info("created %r from %s", detector, graph)
     return detector
+
+
+def read_graph_source(detector: OnnxDetector) -> bytes:
+    """The bytes of the graph ``detector`` was loaded from, checked against the checksum it was loaded with."""
+    if detector.source is None or detector.graph_sha256 is None:
+        raise WeightsError(f"{detector.name} was not loaded from an exported graph")
+    graph, _ = onnx_files(detector.source)
+    data = graph.read_bytes()
+    if hashlib.sha256(data).hexdigest() != detector.graph_sha256:
+        raise WeightsError(f"{graph} changed since {detector.name} was loaded")
+    return data
 
 
 __all__ = [
@@ -303,4 +322,5 @@ __all__ = [
     "onnx_files",
     "onnx_problem",
     "read_graph_card",
+    "read_graph_source",
 ]

@@ -214,6 +214,9 @@ class EnsembleDetector:
             raise ConfigError(f"ensemble {spec.name!r}: members sit on different devices {sorted(devices)}")
         self.ensemble = spec
         self.members = list(members)
+        # one onnxruntime session for all members, computing their shared trunk once (facetrust.engine.fuse);
+        # set by the ONNX engine's loader when it applies, else each member runs its own session
+        self.fused_graph: Any = None
         self.device: Any = members[0].device  # a torch.device, or the ONNX engine's CPU device
         margin, align = crops.pop()
         size = max(m.spec.input_size for m in members)
@@ -308,7 +311,10 @@ class EnsembleDetector:
             return None
         lengths = [len(track) for track in tracks]
         flat = [crop for track in tracks for crop in track]
-        logits = shared_pass_logits(self.members, flat, batch_size=batch_size)
+        if self.fused_graph is not None:
+            logits = self.fused_graph.logits(flat, batch_size=batch_size)
+        else:
+            logits = shared_pass_logits(self.members, flat, batch_size=batch_size)
         from facetrust.scoring.crops import logits_to_probabilities
 
         return {m.spec.name: np.split(logits_to_probabilities(z, m.spec.temperature), np.cumsum(lengths)[:-1])

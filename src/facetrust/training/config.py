@@ -48,6 +48,8 @@ class TrainConfig:
     sbi_decoder_share: float = 0.0  # share of self-blends whose source is rebuilt by an auto-encoder (decoder)
     sbi_decoders: Path | None = None  # folder of auto-encoders for it (scripts/train_upsamplers.py)
     h264_inter_share: float = 0.0  # share of H.264 degradations (both classes) coded as P-frames of a moving clip
+    downscale_p: float = 0.3  # chance of the down-and-up resize degradation (both classes)
+    downscale_min: float = 0.35  # smallest resize factor of that degradation (0.2 ≈ a 45-px face in a 224-px crop)
     real_fakes: tuple[Path, ...] = ()  # `facetrust extract` folders: their real and fake crops join training
     real_fake_share: float = 0.5  # share of each batch's images drawn from real_fakes when sbi is on too
     balanced_sampling: bool = True  # real_fakes drawn so real/fake, and each fake method, weigh the same
@@ -146,6 +148,8 @@ class TrainConfig:
         _require("sbi_lower_face_share", self.sbi_lower_face_share, 0 <= self.sbi_lower_face_share <= 1, "in [0, 1]")
         _require("sbi_resample_share", self.sbi_resample_share, 0 <= self.sbi_resample_share <= 1, "in [0, 1]")
         _require("h264_inter_share", self.h264_inter_share, 0 <= self.h264_inter_share <= 1, "in [0, 1]")
+        _require("downscale_p", self.downscale_p, 0 <= self.downscale_p <= 1, "in [0, 1]")
+        _require("downscale_min", self.downscale_min, 0.05 <= self.downscale_min <= 0.9, "in [0.05, 0.9]")
         _require("sbi_decoder_share", self.sbi_decoder_share, 0 <= self.sbi_decoder_share <= 1, "in [0, 1]")
         if self.sbi_decoder_share > 0 and self.sbi_decoders is None:
             raise ConfigError("sbi_decoder_share > 0 needs sbi_decoders: a folder of auto-encoders made by "
@@ -196,7 +200,8 @@ class TrainConfig:
         """The codec, resize, blur and noise degradations applied alike to both classes of this run."""
         from facetrust.synthesis.degrade import DegradeConfig
 
-        return DegradeConfig(h264_inter_share=self.h264_inter_share)
+        return DegradeConfig(h264_inter_share=self.h264_inter_share, downscale_p=self.downscale_p,
+                             downscale_range=(self.downscale_min, 0.9))
 
     @property
     def sbi_renderer(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facetrust.errors import ConfigError, WeightsError
-from facetrust.scoring.crops import as_crop_list, check_crop
 
 if TYPE_CHECKING:
     from facetrust.engine.onnx import OnnxDetector
@@ -131,18 +130,14 @@ class FusedOnnxGraph:
 
     def logits(self, crops: np.ndarray | Sequence[np.ndarray], *, batch_size: int = 32) -> list[np.ndarray]:
         """Each member's fake logits for ``crops`` (uint8 RGB, any size), in member order."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        items = as_crop_list(crops)
-        for i, crop in enumerate(items):
-            check_crop(crop, i)
-        outs: list[list[np.ndarray]] = [[] for _ in self.members]
-        for start in range(0, len(items), batch_size):
-            x = self.members[0].preprocess(items[start : start + batch_size])
-            ys = self._session.run(None, {self._input: x})  # type: ignore[attr-defined]
-            for out, member, y in zip(outs, self.members, ys, strict=True):
-                out.append(member.fake_logits(np.asarray(y, np.float32)))
-        return [np.concatenate(out).astype(np.float32) if out else np.empty(0, np.float32) for out in outs]
+        from facetrust.engine.onnx import shared_pass_logits
+
+        return shared_pass_logits(self.members, crops, batch_size=batch_size, fused=self)
+
+    def logits_of_batch(self, x: np.ndarray) -> list[np.ndarray]:
+        """Each member's fake logits of a batch prepared by the members' ``preprocess``: one session run."""
+        ys = self._session.run(None, {self._input: x})  # type: ignore[attr-defined]
+        return [member.fake_logits(np.asarray(y, np.float32)) for member, y in zip(self.members, ys, strict=True)]
 
     def __repr__(self) -> str:
         return f"FusedOnnxGraph(members={[m.name for m in self.members]}, shared_nodes={self.shared_nodes})"

@@ -252,9 +252,10 @@ class OnnxDetector:
 
 
 def shared_pass_logits(detectors: Sequence[OnnxDetector], crops: np.ndarray | Sequence[np.ndarray], *,
-                       batch_size: int = 32) -> list[np.ndarray]:
+                       batch_size: int = 32, fused: object | None = None) -> list[np.ndarray]:
     """Each detector's fake logits for ``crops``, preparing every batch once for all of them (they must
-    share :attr:`OnnxDetector.input_signature`): an ensemble's members scored in one pass."""
+    share :attr:`OnnxDetector.input_signature`): an ensemble's members scored in one pass. With ``fused``
+    (a :class:`facetrust.engine.fuse.FusedOnnxGraph` of these detectors), one session run per batch."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     if len({d.input_signature for d in detectors}) > 1:
@@ -265,8 +266,9 @@ def shared_pass_logits(detectors: Sequence[OnnxDetector], crops: np.ndarray | Se
     outs: list[list[np.ndarray]] = [[] for _ in detectors]
     for start in range(0, len(items), batch_size):
         x = detectors[0].preprocess(items[start : start + batch_size])
-        for out, detector in zip(outs, detectors, strict=True):
-            out.append(detector.logits_of_batch(x))
+        logits = fused.logits_of_batch(x) if fused is not None else [d.logits_of_batch(x) for d in detectors]  # type: ignore[attr-defined]
+        for out, batch_logits in zip(outs, logits, strict=True):
+            out.append(batch_logits)
     return [np.concatenate(out).astype(np.float32) if out else np.empty(0, np.float32) for out in outs]
 
 

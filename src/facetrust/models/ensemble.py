@@ -311,10 +311,7 @@ class EnsembleDetector:
             return None
         lengths = [len(track) for track in tracks]
         flat = [crop for track in tracks for crop in track]
-        if self.fused_graph is not None:
-            logits = self.fused_graph.logits(flat, batch_size=batch_size)
-        else:
-            logits = shared_pass_logits(self.members, flat, batch_size=batch_size)
+        logits = shared_pass_logits(self.members, flat, batch_size=batch_size, fused=self.fused_graph)
         from facetrust.scoring.crops import logits_to_probabilities
 
         return {m.spec.name: np.split(logits_to_probabilities(z, m.spec.temperature), np.cumsum(lengths)[:-1])

@@ -94,14 +94,10 @@ def analyze(
         WeightsError: the detector's weights are missing or altered.
     """
     from facetrust.engine import check_runtime
+    from facetrust.media.probe import check_source
     from facetrust.pipeline import get_pipeline
 
-    if not isinstance(source, str | os.PathLike | np.ndarray):
-        raise InputError(f"source must be a path or an RGB uint8 array, got {type(source).__name__}")
-    if not isinstance(source, np.ndarray):
-        from facetrust.media.probe import resolve_path
-
-        resolve_path(source)  # a missing, unreadable or empty file is refused before any model loads
+    check_source(source)  # a missing, unreadable or empty file is refused before any model loads
     options = _options(frames, sampling, every, per_second, threshold, max_pixels, max_duration)
     detector = os.fspath(detector) if isinstance(detector, os.PathLike) else detector
     _check_names(detector=detector, face_detector=face_detector, device=device)

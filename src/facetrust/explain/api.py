@@ -73,14 +73,10 @@ def _analyze(source: Source, detector: str, frames: int, device: str | None, thr
              face_detector: str, runtime: str, progress: Progress | None) -> tuple[Report, ScanCrops]:
     """``facetrust.analyze``, keeping the scan so the explained crops are the very crops that were scored."""
     from facetrust.engine import check_runtime
+    from facetrust.media.probe import check_source
     from facetrust.pipeline import PipelineOptions, get_pipeline
 
-    if not isinstance(source, str | os.PathLike | np.ndarray):
-        raise InputError(f"source must be a path or an RGB uint8 array, got {type(source).__name__}")
-    if not isinstance(source, np.ndarray):
-        from facetrust.media.probe import resolve_path
-
-        resolve_path(source)  # a missing or empty file is refused before any model loads
+    check_source(source)  # as analyze: a missing or empty file is refused before any model loads
     for key, value in (("detector", detector), ("face_detector", face_detector)):
         if not isinstance(value, str):
             raise ConfigError(f"{key} must be a string, got {value!r}")

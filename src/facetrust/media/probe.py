@@ -23,6 +23,7 @@ from PIL import Image, ImageFile
 from facetrust.errors import (
     CorruptMediaError,
     EmptyMediaError,
+    InputError,
     MediaNotFoundError,
     MediaTooLargeError,
     UnsupportedMediaError,
@@ -85,6 +86,17 @@ def resolve_path(source: str | os.PathLike[str] | os.PathLike[bytes]) -> Path:
     if size == 0:
         raise EmptyMediaError(f"{path}: file is empty (0 bytes)")
     return path
+
+
+def check_source(source: object) -> None:
+    """What ``analyze`` and ``explain`` accept: a path or an RGB array (:class:`InputError` otherwise); a path
+    must name a readable, non-empty regular file, so a bad one is refused before any model loads."""
+    import numpy as np
+
+    if not isinstance(source, str | os.PathLike | np.ndarray):
+        raise InputError(f"source must be a path or an RGB uint8 array, got {type(source).__name__}")
+    if not isinstance(source, np.ndarray):
+        resolve_path(source)
 
 
 def read_head(path: Path, size: int = 512) -> bytes:

@@ -22,39 +22,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path, PurePath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facetrust.report.report import PersonReport, Report, format_time
 from facetrust.types import Label
 
+if TYPE_CHECKING:  # the explanation room's records (importing them here at run time would be circular)
+    from facetrust.explain.records import FaceExplanation as FaceEvidence
+    from facetrust.explain.records import SuspiciousFace as FaceThumbnail
+
 logger = logging.getLogger(__name__)
-
-
-class FaceThumbnail(Protocol):
-    """A face crop of one person (``facetrust.explain.suspicious_faces`` returns these)."""
-
-    person: int
-    timestamp: float
-    fake_probability: float
-    crop: np.ndarray
-
-
-class FaceEvidence(Protocol):
-    """A heatmap explanation of one face (``facetrust.explain.explain`` returns these)."""
-
-    person: int
-    frame_index: int
-    timestamp: float
-    box: tuple[float, float, float, float]
-    fake_probability: float
-    label: Label
-    is_evidence: bool
-    method: str
-    member: str | None
-
-    def panel(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

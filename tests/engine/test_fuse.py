@@ -115,3 +115,17 @@ def test_without_a_cache_or_with_unlike_members_each_member_runs_alone(monkeypat
     assert isinstance(member, OnnxDetector) and fused_graph_for([member]) is None  # one member: nothing to fuse
     assert fused_graph_for([member, object()]) is None  # a torch member
     assert load_detector("default", runtime="torch").fused_graph is None
+
+
+def test_a_fusion_that_fails_leaves_the_members_running_alone(cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    import facetrust.engine.fuse as fuse
+
+    def broken(graphs: object) -> object:
+        raise RuntimeError("simulated onnx failure")
+
+    monkeypatch.setattr(fuse, "fuse_graphs", broken)
+    detector = load_detector("default", runtime="onnx")
+    assert detector.fused_graph is None and "simulated onnx failure" in caplog.text
+    probabilities = detector.member_track_probabilities([_crops(4)])
+    assert all(np.isfinite(p[0]).all() for p in probabilities.values())

@@ -173,6 +173,9 @@ def fused_graph_for(members: Sequence[object], *, threads: int | None = None) ->
     except (ConfigError, WeightsError) as exc:
         logger.info("members run one session each: %s", exc)
         return None
+    except Exception as exc:  # noqa: BLE001 - onnx or onnxruntime refusing the merged graph: same scores without it
+        logger.warning("members run one session each (their fused graph failed: %s: %s)", type(exc).__name__, exc)
+        return None
     outputs = session.get_outputs()  # type: ignore[attr-defined]
     if len(outputs) != len(onnx_members):
         logger.warning("the fused graph has %d outputs for %d members: not used", len(outputs), len(onnx_members))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from facetrust.engine import load_detector
-from facetrust.training.ensemble_fit import _verdict, load_held_out, member_probabilities
+from facetrust.training.ensemble_fit import held_out_verdict, load_held_out, member_probabilities
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.detector:
         ensemble = load_detector(name)
         probs = member_probabilities(ensemble.members, items, abstain=True)
-        verdicts = [_verdict(ensemble.ensemble, p, item.kind) for item, p in zip(items, probs, strict=True)]
+        verdicts = [held_out_verdict(ensemble.ensemble, p, item.kind) for item, p in zip(items, probs, strict=True)]
         table: dict[str, dict[str, object]] = {}
         for source in sorted({item.source for item in items}):
             chosen = [i for i, item in enumerate(items) if item.source == source]

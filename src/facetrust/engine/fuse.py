@@ -35,8 +35,8 @@ FUSION_VERSION = 1  # part of the cache key: a change to how graphs are merged m
 
 def fuse_graphs(graphs: Sequence[bytes]) -> tuple[bytes, int]:
     """Serialized ONNX graphs (one input of the same shape each, one output each) → one serialized graph with
-    that input and the members' outputs in order, and how many nodes were computed once instead of more. :class:`ConfigError` when
-    the graphs cannot be fused (different inputs, opsets, or output counts)."""
+    that input and the members' outputs in order, and how many nodes were computed once instead of more.
+    :class:`ConfigError` when the graphs cannot be fused (different inputs or opsets)."""
     import onnx
 
     if len(graphs) < 2:
@@ -48,9 +48,9 @@ def fuse_graphs(graphs: Sequence[bytes]) -> tuple[bytes, int]:
         if _io_signature(model) != signature:
             raise ConfigError(f"graph {i} takes other inputs or opsets than graph 0: they cannot share a session")
     graph = base.graph
-    members = [onnx.GraphProto() for _ in models]
-    for member, model in zip(members, models, strict=True):
-        member.CopyFrom(model.graph)
+    first = onnx.GraphProto()
+    first.CopyFrom(graph)  # the base graph is emptied and refilled; the others are read as parsed
+    members = [first, *(model.graph for model in models[1:])]
     for field in ("node", "initializer", "output", "value_info"):
         del getattr(graph, field)[:]
     produced: dict[tuple[object, ...], list[str]] = {}  # node signature -> the output names it was given

@@ -149,7 +149,7 @@ class TrainConfig:
         _require("sbi_resample_share", self.sbi_resample_share, 0 <= self.sbi_resample_share <= 1, "in [0, 1]")
         _require("h264_inter_share", self.h264_inter_share, 0 <= self.h264_inter_share <= 1, "in [0, 1]")
         _require("downscale_p", self.downscale_p, 0 <= self.downscale_p <= 1, "in [0, 1]")
-        _require("downscale_min", self.downscale_min, 0.05 <= self.downscale_min <= 0.9, "in [0.05, 0.9]")
+        _require("downscale_min", self.downscale_min, 0.05 <= self.downscale_min <= 0.9, "in [0.05, 0.9] (the largest factor)")
         _require("sbi_decoder_share", self.sbi_decoder_share, 0 <= self.sbi_decoder_share <= 1, "in [0, 1]")
         if self.sbi_decoder_share > 0 and self.sbi_decoders is None:
             raise ConfigError("sbi_decoder_share > 0 needs sbi_decoders: a folder of auto-encoders made by "
@@ -201,7 +201,7 @@ class TrainConfig:
         from facetrust.synthesis.degrade import DegradeConfig
 
         return DegradeConfig(h264_inter_share=self.h264_inter_share, downscale_p=self.downscale_p,
-                             downscale_range=(self.downscale_min, 0.9))
+                             downscale_range=(self.downscale_min, DegradeConfig.downscale_range[1]))
 
     @property
     def sbi_renderer(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:

@@ -241,7 +241,9 @@ def _label(band: tuple[float, float], p: float) -> str:
     return "REAL" if p < band[0] else "UNCERTAIN"
 
 
-def _verdict(spec: EnsembleSpec, probs: np.ndarray, kind: str) -> tuple[float, str]:
+def held_out_verdict(spec: EnsembleSpec, probs: np.ndarray, kind: str) -> tuple[float, str]:
+    """The mean ensemble probability of one held-out item's ``(frames, members)`` probabilities and its verdict
+    under ``spec``'s rules (the track rule for videos long enough for it)."""
     p = float(combine(spec, probs).mean())
     if kind == "video" and spec.track_threshold is not None and len(probs) >= spec.track_min_frames:
         return p, _label(spec.track_uncertain_band, p)  # type: ignore[arg-type]
@@ -299,7 +301,7 @@ def fit_ensemble(
     probs = member_probabilities(members, items, abstain=method == "max")
     fitted = _fit(spec, items, probs, method, member_fakes, fixed)
     member_means = np.array([p.mean(axis=0) for p in probs])
-    in_sample = [_verdict(fitted, p, item.kind) for item, p in zip(items, probs, strict=True)]
+    in_sample = [held_out_verdict(fitted, p, item.kind) for item, p in zip(items, probs, strict=True)]
     report: dict[str, object] = {
         "members": names,
         "in_sample": _summary(items, np.array([p for p, _ in in_sample]), [v for _, v in in_sample],
@@ -318,7 +320,7 @@ def fit_ensemble(
             raise ConfigError("an out-of-fold half lacks one class: give more held-out items")
         fold_spec = _fit(spec, [items[i] for i in train], [probs[i] for i in train], method, member_fakes, fixed)
         for i in np.flatnonzero(fold == k):
-            oof_p[i], oof_v[i] = _verdict(fold_spec, probs[i], items[i].kind)
+            oof_p[i], oof_v[i] = held_out_verdict(fold_spec, probs[i], items[i].kind)
     report["out_of_fold"] = _summary(items, oof_p, oof_v, member_means, names)
     report["per_item"] = [
         {"key": item.key, "label": item.label, "kind": item.kind, "source": item.source, "group": item.group,
@@ -361,5 +363,6 @@ def load_held_out(
     return items
 
 
-__all__ = ["HeldOutItem", "animated_still_videos", "extracted_items", "fit_ensemble", "load_held_out", "member_probabilities",
+__all__ = ["HeldOutItem", "animated_still_videos", "extracted_items", "fit_ensemble", "held_out_verdict", "load_held_out",
+           "member_probabilities",
            "self_blended_videos"]

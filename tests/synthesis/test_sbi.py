@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -108,7 +109,33 @@ def test_families_off_keep_the_classic_random_stream(face_image: np.ndarray) -> 
     assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("kwargs", [{"lower_face_share": 1.5}, {"resample_share": -0.1},
+def test_restored_source_is_sharper_than_the_real_face_inside_the_mask() -> None:
+    from tests_helpers import astronaut_variants
+
+    cfg = SbiConfig(restore_share=1.0, blend_ratios=(1.0,))
+    photo = cv2.resize(astronaut_variants(1)[0], (256, 256), interpolation=cv2.INTER_AREA)
+    for seed in range(6):
+        real, fake, mask = self_blend(photo, LANDMARKS, np.random.default_rng(seed), cfg)
+        inside, outside = mask > 0.95, mask == 0
+
+        def detail(picture: np.ndarray, where: np.ndarray) -> float:
+            lap = cv2.Laplacian(cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY), cv2.CV_64F)
+            return float(np.abs(lap)[where].mean())
+
+        assert detail(fake, inside) > 1.1 * detail(real, inside)  # sharper, not blurrier, than the camera
+        assert np.array_equal(fake[outside], real[outside])
+
+
+def test_render_restored_keeps_the_picture() -> None:
+    from facetrust.synthesis.sbi import render_restored
+
+    image = cv2.GaussianBlur((np.random.default_rng(0).random((64, 48, 3)) * 255).astype(np.uint8), (0, 0), 2)
+    out = render_restored(image, np.random.default_rng(1))
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert abs(float(out.mean()) - float(image.mean())) < 3  # same picture, only its detail changes
+
+
+@pytest.mark.parametrize("kwargs", [{"lower_face_share": 1.5}, {"resample_share": -0.1}, {"restore_share": 1.2},
                                     {"resample_range": (0.0, 0.5)}, {"resample_range": (0.6, 0.4)}])
 def test_family_settings_are_checked(kwargs: dict) -> None:
     from facetrust.errors import ConfigError

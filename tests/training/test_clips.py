@@ -13,6 +13,7 @@ from facetrust.synthesis.animate import AnimateConfig
 from facetrust.training.clips import (
     AnimatedStillClips,
     PairMix,
+    RerenderedClips,
     SelfBlendClips,
     degrade_clip,
     video_clips,
@@ -218,3 +219,29 @@ def test_pair_mix_draws_a_part_per_item_and_passes_the_epoch_on() -> None:
     assert real.shape == fake.shape == (2, 3, SIZE, SIZE)
     with pytest.raises(ConfigError):
         PairMix([blends, _animated(store, clips[:3])], [0.5, 0.5], train=True)
+
+
+def _brighten_every_8th_row(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    out = image.astype(np.int16)
+    out[::8] += 30
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def test_rerendered_clips_pair_the_real_clip_with_its_own_frames_rendered_again() -> None:
+    from facetrust.synthesis.rerender import RerenderConfig
+
+    store = _store()
+    dataset = RerenderedClips(store, [[1, 3, 4, 5]], input_size=SIZE, mean=MEAN, std=STD, train=False, seed=3,
+                              renderer=_brighten_every_8th_row, degradations=OFF,
+                              rerender=RerenderConfig(whole_crop_share=1.0, gain_flicker=(0.0, 0.0)))
+    real, fake = dataset[0]
+    assert real.shape == fake.shape == (4, 3, SIZE, SIZE)
+    difference = np.abs(_pixels(fake) - _pixels(real))
+    assert difference.max() > 20  # the decoder's trace
+    assert np.median(difference) < 1.0  # everything else is the real frame, in place
+    again = dataset[0]
+    assert torch.equal(again[0], real) and torch.equal(again[1], fake)  # train=False: a fixed sample
+    mix = PairMix([_dataset(store, [[1, 3, 4, 5]] * 30), _animated(store, [[1, 3, 4, 5]] * 30),
+                   RerenderedClips(store, [[1, 3, 4, 5]] * 30, input_size=SIZE, mean=MEAN, std=STD, train=True,
+                                   renderer=_brighten_every_8th_row)], [0.4, 0.3, 0.3], seed=0, train=True)
+    assert {mix.part_of(i) for i in range(len(mix))} == {0, 1, 2}

@@ -34,6 +34,8 @@ BAD_VALUES = [
     ("threads", "-1", ">= 0"),
     ("animate_share", "1.5", "in \\[0, 1\\]"),
     ("animate_photo_share", "-0.1", "in \\[0, 1\\]"),
+    ("sbi_restore_share", "1.5", "in \\[0, 1\\]"),
+    ("rerender_share", "-0.2", "in \\[0, 1\\]"),
     ("clip_steps", "[0]", "a non-empty list of frame steps >= 1"),
     ("train_seed", "-1", ">= 0 or null"),
 ]
@@ -71,10 +73,27 @@ def test_animated_stills_need_a_clip_model_and_the_real_media() -> None:
         load_config(TrainConfig, None, [*clip, "animate_share=0.5", "sbi=false", "real_fakes=[x]"])
 
 
+def test_rerendered_clips_need_a_clip_model_their_auto_encoders_and_room_among_the_shares(tmp_path: Path) -> None:
+    clip = ["architecture=efficientnet_lite0_diff_lstm", "frozen_blocks=0"]
+    cfg = load_config(TrainConfig, None, [*clip, "animate_share=0.4", "rerender_share=0.3",
+                                          f"rerender_decoders={tmp_path}"])
+    assert cfg.rerender_share == 0.3 and cfg.rerender_decoders == tmp_path and cfg.clip_renderer is not None
+    assert TrainConfig().clip_renderer is None  # off by default: earlier recipes keep their draws
+    with pytest.raises(ConfigError, match="rerender_share > 0 needs rerender_decoders"):
+        load_config(TrainConfig, None, [*clip, "rerender_share=0.3"])
+    with pytest.raises(ConfigError, match="rerender_share trains clip models"):
+        load_config(TrainConfig, None, ["rerender_share=0.3", f"rerender_decoders={tmp_path}"])
+    with pytest.raises(ConfigError, match="at most 1"):
+        load_config(TrainConfig, None, [*clip, "animate_share=0.8", "rerender_share=0.3",
+                                        f"rerender_decoders={tmp_path}"])
+
+
 def test_the_decoder_family_needs_its_auto_encoders_and_a_frame_model(tmp_path: Path) -> None:
     cfg = load_config(TrainConfig, None, ["sbi_decoder_share=0.3", f"sbi_decoders={tmp_path}", "h264_inter_share=0.5"])
     assert cfg.degrade_config.h264_inter_share == 0.5 and TrainConfig().degrade_config.h264_inter_share == 0
     assert cfg.sbi_config.decoder_share == 0.3 and cfg.sbi_decoders == tmp_path
+    assert load_config(TrainConfig, None, ["sbi_restore_share=0.3"]).sbi_config.restore_share == 0.3
+    assert TrainConfig().sbi_config.restore_share == 0.0  # off by default: earlier recipes keep their draws
     assert cfg.sbi_renderer is not None and TrainConfig().sbi_renderer is None
     with pytest.raises(ConfigError, match="needs sbi_decoders"):
         load_config(TrainConfig, None, ["sbi_decoder_share=0.3"])

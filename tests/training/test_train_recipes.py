@@ -104,6 +104,22 @@ def test_clip_model_trains_on_consistent_self_blended_clips_and_detects(tmp_path
 
 
 @pytest.mark.slow
+def test_frame_difference_clip_model_trains_on_animated_and_rerendered_clips(tmp_path: Path, media_dir: Path) -> None:
+    from facetrust.synthesis.upsampler import UpsamplingAutoEncoder, save_upsampler
+
+    decoders = tmp_path / "decoders"
+    save_upsampler(UpsamplingAutoEncoder("nearest", width=8, depth=2), decoders / "nearest")
+    config = _config(tmp_path, media_dir, videos=2, architecture="efficientnet_lite0_diff_lstm", clip_length=3,
+                     tracking="none", max_steps=3, animate_share=0.3, rerender_share=0.4,
+                     rerender_decoders=decoders)
+    _train(config)
+    spec = json.loads((tmp_path / "out" / "tiny.json").read_text())
+    assert spec["clip_length"] == 3 and spec["provenance"]["config"]["rerender_share"] == 0.4
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["holdout_items"].get("rerendered_video", 0) > 0  # the held-out set has re-rendered clips
+
+
+@pytest.mark.slow
 def test_real_fakes_alone_without_self_blending(tmp_path: Path, media_dir: Path) -> None:
     extraction = write_extraction(tmp_path / "extracted")
     config = _config(tmp_path, media_dir, sbi="false", real_fakes=[str(extraction)], tracking="none", max_steps=3)

@@ -51,9 +51,10 @@ class SbiConfig:
     resample_share: float = 0.0  # share of blends whose source is down- then up-sampled (low-res rendering)
     resample_range: tuple[float, float] = (0.2, 0.6)  # the down-sampling factor of those sources
     decoder_share: float = 0.0  # share of blends whose source is rebuilt by a decoder (needs ``render``)
+    restore_share: float = 0.0  # share of blends whose source gets a restoration look (smooth skin, crisp edges)
 
     def __post_init__(self) -> None:
-        for key in ("lower_face_share", "resample_share", "decoder_share"):
+        for key in ("lower_face_share", "resample_share", "decoder_share", "restore_share"):
             value = getattr(self, key)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{key} must be in [0, 1], got {value}")
@@ -216,6 +217,17 @@ def render_low_resolution(image: np.ndarray, factor: float, rng: np.random.Gener
     return cv2.resize(cv2.resize(image, small, interpolation=down), (width, height), interpolation=up)
 
 
+def render_restored(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` with the look of a face restored or rendered at high resolution by a network (GFPGAN-style
+    restorers, diffusion talking heads): skin smoothed by an edge-preserving filter, then edges and fine detail
+    sharpened beyond what the camera gave. Sharper than the original, not blurrier."""
+    out = cv2.bilateralFilter(image, 5, float(rng.uniform(10, 30)), float(rng.uniform(2, 4)))
+    sigma = float(rng.uniform(0.8, 2.0))
+    amount = float(rng.uniform(1.0, 2.0))
+    blurred = cv2.GaussianBlur(out, (0, 0), sigma)
+    return cv2.addWeighted(out, 1.0 + amount, blurred, -amount, 0)
+
+
 def self_blend(
     image: np.ndarray,
     landmarks: np.ndarray,
@@ -237,9 +249,13 @@ def self_blend(
     region = "lower" if cfg.lower_face_share > 0 and rng.random() < cfg.lower_face_share else "face"
     resample = cfg.resample_share > 0 and rng.random() < cfg.resample_share
     decode = cfg.decoder_share > 0 and rng.random() < cfg.decoder_share
+    restore = cfg.restore_share > 0 and rng.random() < cfg.restore_share
     source = image.copy()
     # alter the source and/or the target so the inner and outer face disagree; at least one must change
-    if rng.random() < 0.5:
+    if restore:  # the source alone changes, in colour and by the restoration below: sharper than the target
+        source = _jitter_colour(source, rng, cfg)
+        target = image
+    elif rng.random() < 0.5:
         source = _jitter_colour(source, rng, cfg)
         source = _jitter_sharpness(source, rng)
         target = image
@@ -250,6 +266,8 @@ def self_blend(
         source = render(source, rng)
     if resample:
         source = render_low_resolution(source, float(rng.uniform(*cfg.resample_range)), rng)
+    if restore:  # after any rendering: a restorer runs on the generator's output
+        source = render_restored(source, rng)
     source = _jitter_geometry(source, rng, cfg)
     mask = face_hull_mask(image.shape[:2], landmarks, rng, cfg, region=region)
     mask = mask * float(rng.choice(cfg.blend_ratios))

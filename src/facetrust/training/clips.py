@@ -25,6 +25,7 @@ from facetrust.errors import ConfigError
 from facetrust.scoring.runner import clip_windows
 from facetrust.synthesis import DegradeConfig, SbiConfig, degrade, self_blend
 from facetrust.synthesis.animate import AnimateConfig, animate_still
+from facetrust.synthesis.rerender import Renderer, RerenderConfig, rerender_clip
 from facetrust.training.dataset import to_tensor
 from facetrust.training.prepare import CropStore
 
@@ -295,6 +296,40 @@ class AnimatedStillClips(_StoreClipPairs):
         return self._finish(real, fake, rng)
 
 
+class RerenderedClips(_StoreClipPairs):
+    """Item i = (real clip, the same clip rendered again frame by frame through a decoder), each
+    (T, 3, S, S), from the store rows ``clips[i]`` (:func:`rerender_clip`: one auto-encoder of ``renderer`` per
+    clip, its pixel grid shifted per frame or once per clip). Cut, augmentation and degradation as
+    :class:`SelfBlendClips`."""
+
+    def __init__(
+        self,
+        store: CropStore,
+        clips: Sequence[Sequence[int]],
+        *,
+        input_size: int,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+        train: bool,
+        renderer: Renderer,
+        seed: int = 0,
+        rerender: RerenderConfig | None = None,
+        degradations: DegradeConfig | None = None,
+        augment: Augment | None = None,
+    ) -> None:
+        super().__init__(store, clips, input_size=input_size, mean=mean, std=std, train=train, seed=seed,
+                         degradations=degradations, augment=augment)
+        self.renderer = renderer
+        self.rerender = rerender or RerenderConfig()
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = item_rng(self.seed, self.epoch, item, self.train)
+        rows = self.clips[item]
+        real = [np.array(self.store.images[row]) for row in rows]
+        fake = rerender_clip(real, self.store.landmarks[rows], self.renderer, rng, self.rerender)
+        return self._finish(real, fake, rng)
+
+
 class PairMix(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """The (real, fake) pairs of several pair datasets as one: item i of the mix is item i of
     ``parts[k]`` for the k drawn for (seed, epoch, i) with probabilities ``shares``. All parts have one length
@@ -335,6 +370,7 @@ __all__ = [
     "AnimatedStillClips",
     "Augment",
     "PairMix",
+    "RerenderedClips",
     "finish_pair",
     "SelfBlendClips",
     "apply_augment",

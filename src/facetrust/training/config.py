@@ -45,6 +45,7 @@ class TrainConfig:
     sbi: bool = True  # self-blended fakes made on the fly from the real media of data_root
     sbi_lower_face_share: float = 0.0  # share of self-blends through a jaw/mouth mask (lip-sync traces)
     sbi_resample_share: float = 0.0  # share of self-blends whose source is rendered at low resolution
+    sbi_restore_share: float = 0.0  # share of self-blends whose source gets a restoration look (sharper)
     sbi_decoder_share: float = 0.0  # share of self-blends whose source is rebuilt by an auto-encoder (decoder)
     sbi_decoders: Path | None = None  # folder of auto-encoders for it (scripts/train_upsamplers.py)
     h264_inter_share: float = 0.0  # share of H.264 degradations (both classes) coded as P-frames of a moving clip
@@ -67,6 +68,8 @@ class TrainConfig:
     clip_steps: tuple[int, ...] = (1,)  # clip models: windows also cut over every step-th stored frame
     animate_share: float = 0.0  # clip models: share of pairs whose fake is an animated still, not a self-blend
     animate_photo_share: float = 0.3  # of those, share animated from a photo of another person
+    rerender_share: float = 0.0  # clip models: share of pairs whose fake is the clip re-rendered by a decoder
+    rerender_decoders: Path | None = None  # folder of auto-encoders for it (scripts/train_upsamplers.py)
     # optimisation
     epochs: int = 2
     max_minutes: float = 0.0  # stop after this wall time (0 = no limit); the epoch in progress is cut short
@@ -147,6 +150,7 @@ class TrainConfig:
         _require("eval_frames", self.eval_frames, 1 <= self.eval_frames <= 300, "in 1..300")
         _require("sbi_lower_face_share", self.sbi_lower_face_share, 0 <= self.sbi_lower_face_share <= 1, "in [0, 1]")
         _require("sbi_resample_share", self.sbi_resample_share, 0 <= self.sbi_resample_share <= 1, "in [0, 1]")
+        _require("sbi_restore_share", self.sbi_restore_share, 0 <= self.sbi_restore_share <= 1, "in [0, 1]")
         _require("h264_inter_share", self.h264_inter_share, 0 <= self.h264_inter_share <= 1, "in [0, 1]")
         _require("downscale_p", self.downscale_p, 0 <= self.downscale_p <= 1, "in [0, 1]")
         _require("downscale_min", self.downscale_min, 0.05 <= self.downscale_min <= 0.9, "in [0.05, 0.9] (the largest factor)")
@@ -158,6 +162,12 @@ class TrainConfig:
         _require("animate_photo_share", self.animate_photo_share, 0 <= self.animate_photo_share <= 1, "in [0, 1]")
         _require("clip_steps", self.clip_steps, bool(self.clip_steps) and min(self.clip_steps) >= 1,
                  "a non-empty list of frame steps >= 1")
+        _require("rerender_share", self.rerender_share, 0 <= self.rerender_share <= 1, "in [0, 1]")
+        if self.animate_share + self.rerender_share > 1:
+            raise ConfigError("animate_share + rerender_share must be at most 1 (the rest are self-blended clips)")
+        if self.rerender_share > 0 and self.rerender_decoders is None:
+            raise ConfigError("rerender_share > 0 needs rerender_decoders: a folder of auto-encoders made by "
+                              "`python scripts/train_upsamplers.py --store CACHE_DIR --out FOLDER`")
         if self.animate_share > 0 and not self.sbi:
             raise ConfigError("animate_share needs sbi: true (animated stills are made from the same real videos)")
         if not self.sbi and not self.real_fakes:
@@ -179,6 +189,8 @@ class TrainConfig:
         info = architecture_info(self.architecture)  # UnknownNameError (a ConfigError) listing close names
         if info.input == "clip" and self.sbi_decoder_share > 0:
             raise ConfigError("sbi_decoder_share applies to frame models; clip self-blends have no decoder family")
+        if info.input != "clip" and self.rerender_share > 0:
+            raise ConfigError(f"rerender_share trains clip models; {self.architecture!r} scores single frames")
         if info.input != "clip" and self.animate_share > 0:
             raise ConfigError(f"animate_share trains clip models; {self.architecture!r} scores single frames")
         if info.input == "clip" and self.frozen_blocks:
@@ -193,7 +205,7 @@ class TrainConfig:
         from facetrust.synthesis.sbi import SbiConfig
 
         return SbiConfig(lower_face_share=self.sbi_lower_face_share, resample_share=self.sbi_resample_share,
-                         decoder_share=self.sbi_decoder_share)
+                         decoder_share=self.sbi_decoder_share, restore_share=self.sbi_restore_share)
 
     @property
     def degrade_config(self) -> DegradeConfig:
@@ -202,6 +214,15 @@ class TrainConfig:
 
         return DegradeConfig(h264_inter_share=self.h264_inter_share, downscale_p=self.downscale_p,
                              downscale_range=(self.downscale_min, DegradeConfig.downscale_range[1]))
+
+    @property
+    def clip_renderer(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
+        """What re-renders clips for the ``rerender_share`` family (None when that family is off)."""
+        if self.rerender_share <= 0 or self.rerender_decoders is None:
+            return None
+        from facetrust.synthesis.upsampler import DecoderRenderer
+
+        return DecoderRenderer(self.rerender_decoders)
 
     @property
     def sbi_renderer(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:

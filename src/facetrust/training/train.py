@@ -30,7 +30,7 @@ from facetrust.scoring import select_device
 from facetrust.training.augment import AugmentConfig, Augmenter, build_augmenter
 from facetrust.training.batches import LabelledSource, MixedBatches, PairSource, split_batch
 from facetrust.training.calibrate import binary_metrics, calibrate, calibrate_tracks, sigmoid
-from facetrust.training.clips import AnimatedStillClips, PairMix, SelfBlendClips, video_clips
+from facetrust.training.clips import AnimatedStillClips, PairMix, RerenderedClips, SelfBlendClips, video_clips
 from facetrust.training.config import TrainConfig
 from facetrust.training.dataset import SelfBlendPairs
 from facetrust.training.distributed import Distributed, unwrap
@@ -276,6 +276,9 @@ def _labelled_dataset(folders: list[ExtractedCrops], split: str, cfg: TrainConfi
     return ConcatDataset(parts), np.concatenate(labels), methods
 
 
+_CLIP_FAKE_KINDS = ("self-blended", "animated-still", "re-rendered")  # the parts of a clip PairMix, in order
+
+
 def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, train: bool, seed: int,
                  augment: Augmenter | None, limit: int | None = None) -> Dataset:
     """Self-blended pairs of single crops, or of clips (video rows only) for clip models."""
@@ -287,13 +290,22 @@ def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, tra
             clips = [clips[i] for i in np.sort(rng.choice(len(clips), limit, replace=False))]
         blends = SelfBlendClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
                                 augment=augment, sbi=cfg.sbi_config)
-        if cfg.animate_share <= 0:
+        if cfg.animate_share <= 0 and cfg.rerender_share <= 0:
             return blends
         split = store.rows[int(indices[0])]["split"] if len(indices) else "train"
         photos = store.indices(split, kind="image")  # stills of people of the same side of the split
         animated = AnimatedStillClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train,
                                       seed=seed, photos=photos, photo_share=cfg.animate_photo_share, augment=augment)
-        return PairMix([blends, animated], [1 - cfg.animate_share, cfg.animate_share], seed=seed, train=train)
+        parts: list[Dataset] = [blends, animated]
+        shares = [1 - cfg.animate_share - cfg.rerender_share, cfg.animate_share]
+        if cfg.rerender_share > 0:  # a third part only when asked: earlier recipes keep their draws
+            renderer = cfg.clip_renderer
+            if renderer is None:
+                raise ConfigError("rerender_share > 0 needs rerender_decoders")
+            parts.append(RerenderedClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train,
+                                         seed=seed, renderer=renderer, augment=augment))
+            shares.append(cfg.rerender_share)
+        return PairMix(parts, shares, seed=seed, train=train)
     if limit is not None and len(indices) > limit:
         indices = np.sort(rng.choice(indices, limit, replace=False))
     return SelfBlendPairs(store, indices, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
@@ -363,8 +375,9 @@ def _held_out_scores(model: nn.Module, data: _Data, cfg: TrainConfig, device: to
             kinds = np.array([store.rows[int(i)]["kind"] for i in pairs.indices])  # type: ignore[attr-defined]
         fake_kind = np.array(["self-blended"] * len(fake))
         if isinstance(pairs, PairMix):  # clips whose fake is an animated still: their own origin
-            fake_kind = np.array([("self-blended", "animated-still")[pairs.part_of(i)] for i in range(len(pairs))])
+            fake_kind = np.array([_CLIP_FAKE_KINDS[pairs.part_of(i)] for i in range(len(pairs))])
         pair_origin = np.where(fake_kind == "animated-still", "animated_video", np.char.add("sbi_", kinds))
+        pair_origin = np.where(fake_kind == "re-rendered", "rerendered_video", pair_origin)
         logits += [real, fake]
         labels += [np.zeros(len(real)), np.ones(len(fake))]
         origin += [pair_origin] * 2
@@ -677,7 +690,8 @@ def _calibrate_and_save(model: nn.Module, data: _Data, cfg: TrainConfig, device:
         "holdout_items": {origin: int(np.sum(scores.origin == origin)) for origin in sorted(set(scores.origin))},
     }
     for origin, key in (("sbi_image", "holdout_image"), ("sbi_video", "holdout_video"),
-                        ("animated_video", "holdout_animated_video"), ("real_fakes", "holdout_real_fakes")):
+                        ("animated_video", "holdout_animated_video"),
+                        ("rerendered_video", "holdout_rerendered_video"), ("real_fakes", "holdout_real_fakes")):
         mask = scores.origin == origin
         if mask.any():
             metrics[key] = binary_metrics(probs[mask], scores.labels[mask], calibration.threshold)

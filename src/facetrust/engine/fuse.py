@@ -146,7 +146,7 @@ class FusedOnnxGraph:
 def fused_graph_for(members: Sequence[object], *, threads: int | None = None) -> FusedOnnxGraph | None:
     """A :class:`FusedOnnxGraph` for ``members`` when they are all ONNX frame detectors preparing crops alike
     and the graph cache is on; None otherwise (they then run one session each)."""
-    from facetrust.engine.onnx import OnnxDetector, _optimised_session, cache_root, read_graph_source
+    from facetrust.engine.onnx import OnnxDetector, cache_root, optimised_session, read_graph_source
 
     if len(members) < 2 or not all(isinstance(m, OnnxDetector) and m.graph_sha256 for m in members):
         return None
@@ -166,7 +166,7 @@ def fused_graph_for(members: Sequence[object], *, threads: int | None = None) ->
         return data
 
     try:
-        session = _optimised_session(build, digest.hexdigest(), threads)
+        session = optimised_session(build, digest.hexdigest(), threads)
     except ImportError:
         logger.info("not fusing the members' graphs: the onnx package is not installed")
         return None

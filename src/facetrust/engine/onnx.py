@@ -141,7 +141,7 @@ def _machine_key() -> str:
     return hashlib.sha256(f"{ort.__version__}|{platform.machine()}|{cpu}".encode()).hexdigest()[:16]
 
 
-def _optimised_session(data: bytes | Callable[[], bytes], sha256: str, threads: int | None) -> object:
+def optimised_session(data: bytes | Callable[[], bytes], sha256: str, threads: int | None) -> object:
     """A session for the graph ``data`` (or what ``data()`` returns: only called when the cache misses);
     onnxruntime's optimisation of it (constant folding, fusions, layouts: about 0.08 s a graph) is done once
     per machine and kept in :func:`cache_root`. A cached graph that fails to load is dropped and rebuilt; an
@@ -275,7 +275,7 @@ def shared_pass_logits(detectors: Sequence[OnnxDetector], crops: np.ndarray | Se
 def load_onnx_detector(spec_path: Path, *, threads: int | None = None) -> OnnxDetector:
     """Load the ONNX graph beside ``spec_path`` after checking it against its card and the spec."""
     try:
-        import onnxruntime  # noqa: F401 - only checked here; the session is built by _optimised_session
+        import onnxruntime  # noqa: F401 - only checked here; the session is built by optimised_session
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise DependencyError("the ONNX engine needs onnxruntime: pip install onnxruntime") from exc
     spec_path = Path(spec_path)
@@ -291,7 +291,7 @@ def load_onnx_detector(spec_path: Path, *, threads: int | None = None) -> OnnxDe
         raise WeightsError(f"checksum mismatch for {graph}: its card {card_path.name} records sha256 "
                            f"{card.get('sha256')}, the file has {actual}. Export it again.")
     try:
-        session = _optimised_session(data, actual, threads)
+        session = optimised_session(data, actual, threads)
     except Exception as exc:  # onnxruntime raises its own exception types for broken graphs
         raise WeightsError(f"onnxruntime cannot load {graph}: {exc}") from exc
     shape = session.get_inputs()[0].shape
@@ -323,6 +323,7 @@ __all__ = [
     "shared_pass_logits",
     "onnx_files",
     "onnx_problem",
+    "optimised_session",
     "read_graph_card",
     "read_graph_source",
 ]

@@ -300,25 +300,12 @@ class RerenderedClips(_StoreClipPairs):
     """Item i = (real clip, the same clip rendered again frame by frame through a decoder), each
     (T, 3, S, S), from the store rows ``clips[i]`` (:func:`rerender_clip`: one auto-encoder of ``renderer`` per
     clip, its pixel grid shifted per frame or once per clip). Cut, augmentation and degradation as
-    :class:`SelfBlendClips`."""
+    :class:`SelfBlendClips`; ``common`` takes the same input geometry, ``train``, ``seed``, ``degradations``
+    and ``augment`` keywords."""
 
-    def __init__(
-        self,
-        store: CropStore,
-        clips: Sequence[Sequence[int]],
-        *,
-        input_size: int,
-        mean: tuple[float, float, float],
-        std: tuple[float, float, float],
-        train: bool,
-        renderer: Renderer,
-        seed: int = 0,
-        rerender: RerenderConfig | None = None,
-        degradations: DegradeConfig | None = None,
-        augment: Augment | None = None,
-    ) -> None:
-        super().__init__(store, clips, input_size=input_size, mean=mean, std=std, train=train, seed=seed,
-                         degradations=degradations, augment=augment)
+    def __init__(self, store: CropStore, clips: Sequence[Sequence[int]], *, renderer: Renderer,
+                 rerender: RerenderConfig | None = None, **common: Any) -> None:
+        super().__init__(store, clips, **common)
         self.renderer = renderer
         self.rerender = rerender or RerenderConfig()
 

@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from facetrust.scoring.crops import (
     track_lists,
 )
 from facetrust.types import DetectorSpec
+
+if TYPE_CHECKING:  # engine.fuse imports this module: the fused graph type is only needed for annotations
+    from facetrust.engine.fuse import FusedOnnxGraph
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +256,7 @@ class OnnxDetector:
 
 
 def shared_pass_logits(detectors: Sequence[OnnxDetector], crops: np.ndarray | Sequence[np.ndarray], *,
-                       batch_size: int = 32, fused: object | None = None) -> list[np.ndarray]:
+                       batch_size: int = 32, fused: FusedOnnxGraph | None = None) -> list[np.ndarray]:
     """Each detector's fake logits for ``crops``, preparing every batch once for all of them (they must
     share :attr:`OnnxDetector.input_signature`): an ensemble's members scored in one pass. With ``fused``
     (a :class:`facetrust.engine.fuse.FusedOnnxGraph` of these detectors), one session run per batch."""
@@ -266,7 +270,7 @@ def shared_pass_logits(detectors: Sequence[OnnxDetector], crops: np.ndarray | Se
     outs: list[list[np.ndarray]] = [[] for _ in detectors]
     for start in range(0, len(items), batch_size):
         x = detectors[0].preprocess(items[start : start + batch_size])
-        logits = fused.logits_of_batch(x) if fused is not None else [d.logits_of_batch(x) for d in detectors]  # type: ignore[attr-defined]
+        logits = fused.logits_of_batch(x) if fused is not None else [d.logits_of_batch(x) for d in detectors]
         for out, batch_logits in zip(outs, logits, strict=True):
             out.append(batch_logits)
     return [np.concatenate(out).astype(np.float32) if out else np.empty(0, np.float32) for out in outs]

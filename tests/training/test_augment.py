@@ -98,7 +98,7 @@ def test_different_images_get_the_same_geometric_transform(standard: Augmenter) 
     assert moved >= 3  # geometry did vary across draws
 
 
-@pytest.mark.parametrize("policy", ["light", "standard"])
+@pytest.mark.parametrize("policy", ["light", "light_sharpen", "standard"])
 @pytest.mark.parametrize("size", [224, 256])
 def test_shape_dtype_and_contiguity_are_kept(policy: str, size: int) -> None:
     augmenter = Augmenter(AugmentConfig(policy, clahe=True))
@@ -145,3 +145,18 @@ def test_mismatched_images_are_refused(standard: Augmenter) -> None:
     with pytest.raises(InputError):
         standard([_texture().astype(np.float32)], rng)
     assert standard([], rng) == []
+
+
+def test_light_sharpen_sharpens_some_draws_and_compresses_last() -> None:
+    import cv2
+
+    augmenter = Augmenter(AugmentConfig("light_sharpen"))
+    names = [step.get("transform") for step in augmenter.describe()["transforms"]]
+    assert names[-2:] == ["UnsharpMask", "ImageCompression"]
+    image = cv2.GaussianBlur(_texture(128, seed=8), (0, 0), 2.0)  # soft detail, as video often has
+    detail = cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+    sharper = 0
+    for seed in range(30):
+        out = augmenter([image], np.random.default_rng(seed))[0]
+        sharper += cv2.Laplacian(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() > 1.2 * detail
+    assert 3 <= sharper <= 20  # p = 0.3 of 30 draws

@@ -8,6 +8,9 @@ Policies (see :data:`POLICIES`; every transform keeps the crop size):
 
 * ``"none"``: identity, albumentations is not called (not even imported).
 * ``"light"``: flip, a small affine, brightness/contrast, mild JPEG.
+* ``"light_sharpen"``: ``"light"`` plus an unsharp mask (p = 0.3), given to both classes, so that a
+  whole-face member cannot take "sharper than most training reals" for "fake": real video is sharpened by
+  cameras, phones and TV chains too.
 * ``"standard"``: flip, affine (rotation ±10°, shear ±5°, scale ±5 %, shift ±4 %), colour
   (brightness/contrast, hue/saturation, RGB shift), blur (Gaussian or motion), Gaussian noise, JPEG.
   Blending artefacts of face swaps are subtle (a soft seam, a colour or sharpness mismatch a few pixels
@@ -106,6 +109,12 @@ POLICIES: dict[str, tuple[Step, ...]] = {
         {"transform": "ImageCompression", "p": 0.3, "params": {"quality_range": (60, 100)}},
     ),
 }
+
+POLICIES["light_sharpen"] = (
+    *POLICIES["light"][:-1],
+    {"transform": "UnsharpMask", "p": 0.3, "params": {"blur_limit": (3, 7), "alpha": (0.2, 0.7)}},
+    POLICIES["light"][-1],  # JPEG last, as a camera or upload would
+)
 
 CLAHE_STEP: Step = {
     "transform": "CLAHE",

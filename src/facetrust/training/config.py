@@ -54,7 +54,7 @@ class TrainConfig:
     real_fakes: tuple[Path, ...] = ()  # `facetrust extract` folders: their real and fake crops join training
     real_fake_share: float = 0.5  # share of each batch's images drawn from real_fakes when sbi is on too
     balanced_sampling: bool = True  # real_fakes drawn so real/fake, and each fake method, weigh the same
-    augment: str = "none"  # albumentations policy: none, light, standard (see facetrust.training.augment)
+    augment: str = "none"  # albumentations policy: none, light, light_sharpen, standard (facetrust.training.augment)
     clahe: bool = False  # add CLAHE to the augmentation policy
     # model
     name: str = "sbi_effnet_lite0"

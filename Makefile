@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 # torch/torchvision are pinned first so the resolver never reaches for a newer CUDA build online
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test install install-dev lint bench train clean eval-dev eval-unseen
+.PHONY: demo test install install-dev lint bench bench-quality train clean eval-dev eval-unseen
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,3 +72,8 @@ eval-dev: $(VENV)/.installed-dev
 DETECTORS ?= default sbi_effnet_lite0 wholeface_lite0
 eval-unseen: $(VENV)/.installed-dev
 	$(PY) scripts/eval_unseen.py $(foreach d,$(DETECTORS),--detector $(d))
+
+# The default detector against issue 12's quality targets (needs ../shared/data; the same caches as
+# eval-unseen): writes benchmarks/results/quality_unseen.json.
+bench-quality: $(VENV)/.installed-dev
+	$(PY) benchmarks/bench_quality.py

@@ -17,6 +17,7 @@ from facetrust.evaluation.unseen import (
     EvalVideo,
     ScanCache,
     VideoResult,
+    check_targets,
     load_labelled,
     render_markdown,
     score_videos,
@@ -70,6 +71,30 @@ def test_a_fake_without_a_real_source_has_no_same_person_number() -> None:
     row = tables["generators"][0]
     assert row["own_sources"]["auc"] is None and row["own_sources"]["pairs_fake_higher"] is None
     assert row["all_reals"]["auc"] == 0.0
+
+
+def test_targets_are_checked_against_the_tables() -> None:
+    videos = [
+        _video("swap_a", 1, "deepfacelive", "a"), _video("real_a", 0, "real", "a"),
+        _video("swap_b", 1, "deepfacelive", "b"), _video("real_b", 0, "real", "b"),
+        _video("head", 1, "anitalker", "h"), _video("lone_real", 0, "real", "d"),
+    ]
+    p = {"swap_a": 0.8, "real_a": 0.2, "swap_b": 0.9, "real_b": 0.3, "head": 0.25, "lone_real": 0.75}
+    labelled = unseen_tables(videos, {v.key: _result(v, p[v.path.stem]) for v in videos}, n_bootstrap=0)
+    dev_videos = [EvalVideo(Path(f"/d/{n}.mp4"), label, m, n, "dev")
+                  for n, label, m in (("g", 1, "GHOST"), ("r1", 0, "real"), ("r2", 0, "real"))]
+    dev = unseen_tables(dev_videos, {v.key: _result(v, q) for v, q in zip(dev_videos, (0.9, 0.1, 0.2), strict=True)},
+                        n_bootstrap=0)
+    targets = {(t.subset, t.name): t for t in check_targets({"labelled": labelled, "dev": dev})}
+    assert targets["labelled", "DeepFaceLive vs own sources AUC"].met is True  # 1.0 against its own sources
+    assert targets["labelled", "anitalker AUC (vs all reals)"].met is False  # 0.25 sits below every real
+    overall = targets["labelled", "overall AUC"]
+    assert overall.measured == pytest.approx(7 / 9) and overall.met is False
+    fpr = targets["labelled", "real clips called FAKE (share)"]
+    assert fpr.measured == pytest.approx(1 / 3) and fpr.met is False  # the lone real clip at 0.75
+    assert targets["dev", "overall AUC"].met is True and targets["dev", "GHOST AUC (vs all reals)"].met is True
+    assert targets["dev", "real videos called FAKE (count)"].measured == 0.0
+    assert [t.subset for t in check_targets({"dev": dev})] == ["dev"] * 3  # a missing subset is skipped
 
 
 def test_load_labelled_reads_the_manifest_and_refuses_missing_files(tmp_path: Path) -> None:

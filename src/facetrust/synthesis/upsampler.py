@@ -94,8 +94,8 @@ def train_upsampler(
     (L1 loss). With ``detail_gain``, ``detail_weight`` times the relative error between the output's
     :func:`high_pass_energy` and ``detail_gain`` times the input's is added, so the decoder invents fine
     detail. ``model`` continues an auto-encoder (e.g. one loaded by :func:`load_upsamplers`) instead of
-    starting a new one of ``kind`` and ``depth``. Returns the model (eval mode) and ``{"steps", "l1", "seconds"}`` of the last steps (plus
-    ``"detail_ratio"``, output over input detail, with ``detail_gain``)."""
+    starting a new one of ``kind`` and ``depth``. Returns the model (eval mode) and ``{"steps", "l1",
+    "seconds"}`` of the last steps (plus ``"detail_ratio"``, output over input detail, with ``detail_gain``)."""
     if not images:
         raise ConfigError("train_upsampler needs real images")
     if detail_gain is not None and detail_gain <= 0:

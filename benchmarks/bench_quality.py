@@ -37,8 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         check_targets,
         load_dev,
         load_labelled,
-        score_videos,
-        unseen_tables,
+        score_sets,
     )
     from facetrust.pipeline import PipelineOptions
 
@@ -48,15 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     cache = ScanCache(args.cache / "scans", options=PipelineOptions(frames=32))
-    tables, name = {}, str(args.detector)
-    for subset, videos in sets.items():
-        logging.info("scoring %s on %d %s videos", args.detector, len(videos), subset)
-        try:
-            name, results = score_videos(args.detector, videos, cache, results_dir=args.cache / "results")
-        except FacetrustError as exc:
-            print(f"error: {args.detector}: {exc}", file=sys.stderr)
-            return 2
-        tables[subset] = unseen_tables(videos, results, n_bootstrap=args.bootstrap)
+    logging.info("scoring %s on %s", args.detector, ", ".join(f"{len(v)} {k} videos" for k, v in sets.items()))
+    try:
+        name, tables = score_sets(args.detector, sets, cache, results_dir=args.cache / "results",
+                                  n_bootstrap=args.bootstrap)
+    except FacetrustError as exc:
+        print(f"error: {args.detector}: {exc}", file=sys.stderr)
+        return 2
     targets = check_targets(tables)
     labelled = tables["labelled"]
     checks = {c["name"]: c["own_sources"] for c in labelled["same_person"]}

@@ -28,8 +28,7 @@ from facetrust.evaluation.unseen import (
     load_dev,
     load_labelled,
     render_markdown,
-    score_videos,
-    unseen_tables,
+    score_sets,
 )
 
 DEFAULT_DETECTORS = ("default", "sbi_effnet_lite0", "wholeface_lite0")
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the intervals")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from facetrust.pipeline import PipelineOptions
 
@@ -62,23 +61,21 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     summary = []
     for detector in args.detector or DEFAULT_DETECTORS:
-        tables = {}
-        name = str(detector)
-        for subset, videos in sets.items():
-            with Progress(TextColumn(f"{detector} · {subset}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), TextColumn("{task.description}"), transient=True) as bar:
-                task = bar.add_task("", total=len(videos))
+        with Progress(TextColumn("{task.fields[label]}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("{task.description}"), transient=True) as bar:
+            tasks: dict[str, TaskID] = {}
 
-                def advance(n: int, total: int, video, bar=bar, task=task) -> None:
-                    bar.update(task, completed=n, description=video.path.name[:50])
+            def advance(subset: str, n: int, total: int, video, bar=bar, tasks=tasks, detector=detector) -> None:
+                if subset not in tasks:
+                    tasks[subset] = bar.add_task("", total=total, label=f"{detector} · {subset}")
+                bar.update(tasks[subset], completed=n, description=video.path.name[:50])
 
-                try:
-                    name, results = score_videos(detector, videos, cache, results_dir=args.cache / "results",
-                                                 on_video=advance)
-                except FacetrustError as exc:
-                    print(f"error: {detector}: {exc}", file=sys.stderr)
-                    return 2
-            tables[subset] = unseen_tables(videos, results, n_bootstrap=args.bootstrap)
+            try:
+                name, tables = score_sets(detector, sets, cache, results_dir=args.cache / "results",
+                                          n_bootstrap=args.bootstrap, on_video=advance)
+            except FacetrustError as exc:
+                print(f"error: {detector}: {exc}", file=sys.stderr)
+                return 2
         (args.out / f"{name}.json").write_text(json.dumps({"detector": name, "source": str(detector), **tables},
                                                           indent=1), encoding="utf-8")
         text = render_markdown(name, tables)

@@ -20,6 +20,7 @@ from facetrust.evaluation.unseen import (
     check_targets,
     load_labelled,
     render_markdown,
+    score_sets,
     score_videos,
     unseen_tables,
 )
@@ -141,6 +142,15 @@ def test_cached_scans_give_the_report_of_a_live_analysis(media_dir: Path, tiny_d
     cache_again.scan = None  # type: ignore[method-assign]  # would fail if called
     _, again = score_videos(str(tiny_detector), videos, cache_again, results_dir=tmp_path / "results")
     assert again == results
+
+    # every named set scored and tabulated at once, with progress per set (from the caches above)
+    seen: list[tuple[str, int, int]] = []
+    name, tables = score_sets(str(tiny_detector), {"labelled": videos, "dev": videos[:1]}, cache_again,
+                              results_dir=tmp_path / "results", n_bootstrap=0,
+                              on_video=lambda subset, n, total, video: seen.append((subset, n, total)))
+    assert name == "tiny_random" and set(tables) == {"labelled", "dev"}
+    assert tables["labelled"] == unseen_tables(videos, results, n_bootstrap=0)
+    assert seen == [("labelled", 0, 3), ("labelled", 1, 3), ("labelled", 2, 3), ("dev", 0, 1)]
 
 
 def test_scan_cache_key_follows_the_file_and_the_options(media_dir: Path, tmp_path: Path) -> None:

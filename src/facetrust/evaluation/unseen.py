@@ -243,6 +243,26 @@ def score_videos(
     return name, results
 
 
+def score_sets(
+    detector: str | os.PathLike[str],
+    sets: Mapping[str, Sequence[EvalVideo]],
+    cache: ScanCache,
+    *,
+    results_dir: Path | None = None,
+    n_bootstrap: int = 2000,
+    on_video: Callable[[str, int, int, EvalVideo], None] | None = None,
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """:func:`score_videos` then :func:`unseen_tables` for each named set (e.g. ``{"labelled": ..., "dev":
+    ...}``): the detector's display name and ``{set: tables}``. ``on_video(set, n, total, video)`` reports
+    progress."""
+    name, tables = str(detector), {}
+    for subset, videos in sets.items():
+        report = None if on_video is None else (lambda n, total, video, subset=subset: on_video(subset, n, total, video))
+        name, results = score_videos(detector, videos, cache, results_dir=results_dir, on_video=report)
+        tables[subset] = unseen_tables(videos, results, n_bootstrap=n_bootstrap)
+    return name, tables
+
+
 def probabilities_from(
     scores: Mapping[str, float | None], videos: Sequence[EvalVideo], name: str = "scores"
 ) -> dict[str, VideoResult]:
@@ -460,6 +480,7 @@ __all__ = [
     "load_labelled",
     "probabilities_from",
     "render_markdown",
+    "score_sets",
     "score_videos",
     "unseen_tables",
 ]

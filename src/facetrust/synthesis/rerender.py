@@ -80,6 +80,7 @@ def rerender_clip(
     gain_std = float(rng.uniform(*cfg.gain_flicker))
     mask_seed = int(rng.integers(_SEED_BOUND))
     steady = rng.integers(0, _GRID, size=2)
+    mask_shape = SbiConfig()  # the self-blend's face-mask settings
     out: list[np.ndarray] = []
     for frame, points in zip(frames, track, strict=True):
         frame = np.asarray(frame)
@@ -90,7 +91,7 @@ def rerender_clip(
         if whole:
             mixed = rendered
         else:  # one mask draw for the clip, placed on each frame's own landmarks
-            mask = face_hull_mask(frame.shape[:2], points, np.random.default_rng(mask_seed), SbiConfig())[..., None]
+            mask = face_hull_mask(frame.shape[:2], points, np.random.default_rng(mask_seed), mask_shape)[..., None]
             mixed = rendered * mask + frame.astype(np.float32) * (1.0 - mask)
         out.append(np.clip(mixed, 0, 255).round().astype(np.uint8))
     return out

@@ -29,6 +29,16 @@ def _require(key: str, value: float, ok: bool, allowed: str) -> None:
         raise ConfigError(f"{key} must be {allowed}, got {value!r}")
 
 
+
+def _decoder_renderer(share: float, folder: Path | None) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
+    """A :class:`facetrust.synthesis.upsampler.DecoderRenderer` of ``folder`` when its family is on (share > 0)."""
+    if share <= 0 or folder is None:
+        return None
+    from facetrust.synthesis.upsampler import DecoderRenderer
+
+    return DecoderRenderer(folder)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training of a frame-level or clip-level (temporal) detector on self-blended images and/or real fakes."""
@@ -218,20 +228,12 @@ class TrainConfig:
     @property
     def clip_renderer(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
         """What re-renders clips for the ``rerender_share`` family (None when that family is off)."""
-        if self.rerender_share <= 0 or self.rerender_decoders is None:
-            return None
-        from facetrust.synthesis.upsampler import DecoderRenderer
-
-        return DecoderRenderer(self.rerender_decoders)
+        return _decoder_renderer(self.rerender_share, self.rerender_decoders)
 
     @property
     def sbi_renderer(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
         """What rebuilds the source of decoder-family self-blends (None when that family is off)."""
-        if self.sbi_decoder_share <= 0 or self.sbi_decoders is None:
-            return None
-        from facetrust.synthesis.upsampler import DecoderRenderer
-
-        return DecoderRenderer(self.sbi_decoders)
+        return _decoder_renderer(self.sbi_decoder_share, self.sbi_decoders)
 
     @property
     def stream_seed(self) -> int:

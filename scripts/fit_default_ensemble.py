@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from facetrust.models import create_detector, resolve_detector
-from facetrust.models.ensemble import EnsembleSpec, save_ensemble
+from facetrust.models.ensemble import EnsembleSpec, read_ensemble, save_ensemble
 from facetrust.training.card import render_ensemble_card
 from facetrust.training.ensemble_fit import fit_ensemble, load_held_out
 
@@ -42,6 +42,11 @@ def main() -> None:
     parser.add_argument("--temporal", default=None,
                         help="optional temporal (clip) member: detector name or spec .json; adds the held-out videos "
                              "animated as stills, on which it is recalibrated")
+    parser.add_argument("--lower-face", default=None,
+                        help="optional lower-face (mouth) member: detector name or spec .json; adds the held-out "
+                             "videos blended through a jaw/mouth mask, on which it is recalibrated")
+    parser.add_argument("--keep-rules", action="store_true",
+                        help="keep the frame and track rules of --keep-calibration's ensemble instead of fitting them")
     parser.add_argument("--extra-fakes", type=Path, nargs="*", default=[],
                         help="more extract folders whose val fakes the whole-face member is recalibrated on "
                              "(e.g. auto-encoder reconstructions)")
@@ -51,17 +56,23 @@ def main() -> None:
                              "held-out set that a re-sampled extract no longer reproduces")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    names = [args.blend, args.whole_face] + ([args.temporal] if args.temporal else [])
+    if args.keep_rules and not args.keep_calibration:
+        parser.error("--keep-rules needs --keep-calibration (the ensemble whose rules are kept)")
+    names = ([args.blend, args.whole_face] + ([args.temporal] if args.temporal else [])
+             + ([args.lower_face] if args.lower_face else []))
     members = [create_detector(m, device="cpu") for m in names]
     items = load_held_out(args.store, args.extracted, fakes=args.extra_fakes, frames_per_video=args.frames_per_video,
-                          seed=args.seed, animated=bool(args.temporal))
+                          seed=args.seed, animated=bool(args.temporal), lower_face=bool(args.lower_face))
     # the blend member answers for self-blended faces, the temporal member for animated stills, the whole-face
     # member for every other (whole-face) fake
     blend_fakes = {"self-blended video"}
     temporal_fakes = {"animated still video", "animated photo"}
-    whole_face_fakes = {item.source for item in items if item.label == 1} - blend_fakes - temporal_fakes
-    member_fakes = [blend_fakes, whole_face_fakes] + ([temporal_fakes] if args.temporal else [])
-    roles = ("blend", "whole-face", "temporal")[: len(names)]
+    lower_face_fakes = {"lower-face self-blended video"}
+    whole_face_fakes = ({item.source for item in items if item.label == 1} - blend_fakes - temporal_fakes
+                        - lower_face_fakes)
+    member_fakes = ([blend_fakes, whole_face_fakes] + ([temporal_fakes] if args.temporal else [])
+                    + ([lower_face_fakes] if args.lower_face else []))
+    roles = ("blend", "whole-face") + (("temporal",) if args.temporal else ()) + (("lower-face",) if args.lower_face else ())
     args.out.mkdir(parents=True, exist_ok=True)
     stored = tuple(os.path.relpath(Path(m).resolve(), args.out.resolve()) if m.endswith(".json") else m
                    for m in names)
@@ -69,6 +80,7 @@ def main() -> None:
                    "diffusion / up-sampling artefacts)"
                    + (", and a temporal detector (faces that move like a bent still: one-shot talking heads)"
                       if args.temporal else "")
+                   + (", and a lower-face detector (the mouth and jaw, magnified: lip-sync)" if args.lower_face else "")
                    + ", each recalibrated on its own kind of held-out fakes; the most alarmed one decides."
                    + (" The temporal member abstains on photos and tracks shorter than its clip." if args.temporal
                       else ""))
@@ -83,13 +95,16 @@ def main() -> None:
                 fixed[index] = (float(kept["coef"][j]), float(kept["offsets"][j]))
         logging.info("keeping the calibration of %s from %s", [members[i].spec.name for i in fixed],
                      args.keep_calibration)
+    rules = read_ensemble(args.keep_calibration) if args.keep_rules else None
     fitted, report = fit_ensemble(spec, members, items, method=args.method, seed=args.seed, progress=logging.info,
-                                  member_fakes=member_fakes, fixed=fixed or None)
+                                  member_fakes=member_fakes, fixed=fixed or None, rules=rules)
     command = "python scripts/fit_default_ensemble.py " + " ".join(sys.argv[1:])
     held_out = {source: entry["n"] for source, entry in report["out_of_fold"]["by_source"].items()}
     fitted = replace(fitted, provenance={
         "fit": {"command": command, "held_out_items": held_out,
-                "kept_calibrations": {members[i].spec.name: list(v) for i, v in fixed.items()} or None, "frames_per_video": args.frames_per_video,
+                "kept_calibrations": {members[i].spec.name: list(v) for i, v in fixed.items()} or None,
+                "kept_rules": str(args.keep_calibration) if args.keep_rules else None,
+                "frames_per_video": args.frames_per_video,
                 "member_fakes": {role: sorted(fakes) for role, fakes in zip(roles, member_fakes, strict=True)},
                 "report": f"{args.name}.fit.json (out of fold: 2 halves by identity group)",
                 "caveat": "the blend member trained on every FFHQ and politician photo: those held-out real photos "

@@ -22,11 +22,11 @@ from facetrust.models import (
 DOCUMENTED = [
     "cnn_bilstm", "cnn_lstm_attention", "cnn_transformer", "cross_attention", "custom_cnn", "densenet121",
     "efficientnet_b0", "efficientnet_b3", "efficientnet_b4", "efficientnet_lite0", "efficientnet_lite0_diff_lstm",
-    "efficientnet_lite0_lstm", "efficientnet_lite1", "efficientnet_lite2", "mesonet4", "resnet50", "resnet50_lstm", "resnext50_32x4d", "resnext50_lstm",
+    "efficientnet_lite0_lower_face", "efficientnet_lite0_lstm", "efficientnet_lite0_patches", "efficientnet_lite1", "efficientnet_lite2", "mesonet4", "resnet50", "resnet50_lstm", "resnext50_32x4d", "resnext50_lstm",
     "swin_tiny", "vgg16", "vit_small", "xception",
 ]  # fmt: skip
-LITE = ["efficientnet_lite0", "efficientnet_lite0_diff_lstm", "efficientnet_lite0_lstm", "efficientnet_lite1",
-        "efficientnet_lite2"]
+LITE = ["efficientnet_lite0", "efficientnet_lite0_diff_lstm", "efficientnet_lite0_lower_face",
+        "efficientnet_lite0_lstm", "efficientnet_lite0_patches", "efficientnet_lite1", "efficientnet_lite2"]
 CLIP = [
     "cnn_bilstm",
     "cnn_lstm_attention",

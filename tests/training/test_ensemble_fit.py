@@ -157,6 +157,13 @@ def test_a_kept_calibration_is_not_refitted_and_the_rest_is() -> None:
     assert kept.coef[1] == 0.5 and kept.offsets[1] == -2.0
     assert kept.coef[0] == pytest.approx(free.coef[0]) and kept.offsets[0] == pytest.approx(free.offsets[0])
     assert free.coef[1] != 0.5 and report["out_of_fold"]["by_source"]["GAN"]["n"] > 0
+    # kept rules: the shipped thresholds stay, in sample and in each out-of-fold half
+    shipped = EnsembleSpec("s", ("a", "b"), threshold=0.9, uncertain_band=(0.2, 0.95), track_threshold=0.6,
+                           track_uncertain_band=(0.4, 0.7), track_min_frames=5)
+    ruled, _ = fit_ensemble(spec, members(), _items(), method="max", member_fakes=fakes, rules=shipped)
+    assert (ruled.threshold, ruled.uncertain_band, ruled.track_threshold, ruled.track_uncertain_band,
+            ruled.track_min_frames) == (0.9, (0.2, 0.95), 0.6, (0.4, 0.7), 5)
+    assert ruled.coef == pytest.approx(free.coef) and free.threshold != 0.9
 
 
 def test_fitting_needs_both_classes_and_every_member() -> None:
@@ -192,6 +199,14 @@ def test_self_blended_videos_pair_every_held_out_video_with_its_blended_copy() -
     real, fake = items
     assert len(real.crops) == 2 and real.crops[0].shape == (84, 84, 3)
     assert any(np.abs(a.astype(int) - b.astype(int)).max() > 0 for a, b in zip(real.crops, fake.crops, strict=True))
+    # a lower-face copy is added from its own random stream: the real and self-blended items are unchanged
+    with_lower = self_blended_videos(store, crop_size=84, frames_per_video=2, degradations=OFF, lower_face=True)
+    assert [(i.key, i.source) for i in with_lower[2:]] == [("v0.mp4#lower-face-blend", "lower-face self-blended video")]
+    assert all(np.array_equal(a, b) for x, y in zip(items, with_lower, strict=False)
+               for a, b in zip(x.crops, y.crops, strict=True))
+    assert len(with_lower[2].crops) == 2 and with_lower[2].label == 1 and with_lower[2].group == "g0"
+    assert any(np.abs(a.astype(int) - b.astype(int)).max() > 0 for a, b in zip(real.crops, with_lower[2].crops,
+                                                                               strict=True))
 
 
 def test_animated_still_videos_are_held_out_fakes_bent_from_one_frame() -> None:

@@ -1,6 +1,8 @@
 """`facetrust train` end to end on a tiny generated data folder: crops, a few steps, calibration, a loadable detector."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,8 @@ from typer.testing import CliRunner
 
 from facetrust.cli.main import app
 from tests_helpers import write_tiny_data_root
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 @pytest.mark.slow
@@ -62,6 +66,22 @@ def test_train_tiny_config_end_to_end(tmp_path: Path, media_dir: Path) -> None:
     # a spec of another architecture or input size does not fit
     result = CliRunner().invoke(app, [*stage2, "input_size=72"])
     assert result.exit_code == 2 and "input_size" in result.output
+
+    # hard real negatives mined with the first run, then a lower-face model whose trunk starts from it
+    mined = tmp_path / "hard.json"
+    subprocess.run([sys.executable, str(SCRIPTS / "mine_hard_reals.py"), "--detector", str(first), "--store",
+                    str(tmp_path / "cache"), "--out", str(mined), "--top", "0.25"], check=True, capture_output=True)
+    hard = json.loads(mined.read_text())
+    assert hard["detector"] == "tiny_sbi" and len(hard["rows"]) >= 1 and hard["logits"] == sorted(hard["logits"])[::-1]
+    lower = [*stage2, "architecture=efficientnet_lite0_lower_face", "frozen_blocks=2", f"hard_reals={mined}",
+             f"output_dir={tmp_path / 'out_lower'}"]
+    result = CliRunner().invoke(app, lower)
+    assert result.exit_code == 0, result.output
+    lower_spec = json.loads((tmp_path / "out_lower" / "tiny_sbi.json").read_text())
+    assert lower_spec["architecture"] == "efficientnet_lite0_lower_face"
+    assert lower_spec["provenance"]["init"]["sha256"] == spec["sha256"]
+    counts = json.loads((tmp_path / "out_lower" / "metrics.json").read_text())["data"]
+    assert counts["hard_reals"] == len(hard["rows"])  # every mined row is a training row
 
 
 def test_init_from_must_be_a_spec_file(tmp_path: Path) -> None:

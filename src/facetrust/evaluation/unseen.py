@@ -193,21 +193,23 @@ def detector_fingerprint(detector: Any) -> str:
 
 
 def score_videos(
-    detector: str | os.PathLike[str],
+    detector: str | os.PathLike[str] | Any,
     videos: Sequence[EvalVideo],
     cache: ScanCache,
     *,
     results_dir: Path | None = None,
     on_video: Callable[[int, int, EvalVideo], None] | None = None,
 ) -> tuple[str, dict[str, VideoResult]]:
-    """Score ``videos`` with ``detector`` (a name or a spec file) on cached scans.
+    """Score ``videos`` with ``detector`` (a name, a spec file, or a detector already loaded by
+    :func:`facetrust.engine.load_detector`) on cached scans.
 
     Returns the detector's display name and ``{video key: result}``. With ``results_dir``, results are
     kept per detector fingerprint and reused."""
     from facetrust.engine import load_detector, runtime_of
     from facetrust.pipeline import Pipeline
 
-    model = load_detector(str(detector))  # as `facetrust detect` runs it (onnxruntime when it has graphs)
+    # as `facetrust detect` runs it (onnxruntime when it has graphs)
+    model = detector if hasattr(detector, "spec") else load_detector(str(detector))
     name = model.spec.name
     stored: dict[str, dict[str, Any]] = {}
     store_file = None
@@ -255,10 +257,13 @@ def score_sets(
     """:func:`score_videos` then :func:`unseen_tables` for each named set (e.g. ``{"labelled": ..., "dev":
     ...}``): the detector's display name and ``{set: tables}``. ``on_video(set, n, total, video)`` reports
     progress."""
-    name, tables = str(detector), {}
+    from facetrust.engine import load_detector
+
+    model = load_detector(str(detector))  # once for every set
+    name, tables = model.spec.name, {}
     for subset, videos in sets.items():
         report = None if on_video is None else (lambda n, total, video, subset=subset: on_video(subset, n, total, video))
-        name, results = score_videos(detector, videos, cache, results_dir=results_dir, on_video=report)
+        name, results = score_videos(model, videos, cache, results_dir=results_dir, on_video=report)
         tables[subset] = unseen_tables(videos, results, n_bootstrap=n_bootstrap)
     return name, tables
 

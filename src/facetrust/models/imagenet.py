@@ -35,9 +35,11 @@ IMAGENET_PACKAGES: dict[str, tuple[str, str]] = {
 IMAGENET_BACKBONES: dict[str, tuple[str, Callable[[nn.Module], nn.Module]]] = {
     "efficientnet_lite0_lstm": ("efficientnet_lite0", lambda model: model.encoder.backbone),
     "efficientnet_lite0_diff_lstm": ("efficientnet_lite0", lambda model: model.encoder.backbone),
+    "efficientnet_lite0_lower_face": ("efficientnet_lite0", lambda model: model.backbone),
+    "efficientnet_lite0_patches": ("efficientnet_lite0", lambda model: model.backbone),
 }
-"""clip architecture → (frame architecture whose ImageNet weights it runs on every frame, the sub-module that
-takes them)."""
+"""architecture → (frame architecture whose ImageNet weights it runs, the sub-module that takes them): clip
+models run it on every frame, region models on one region of the face crop, patch models its early stages."""
 
 IMAGENET_NORMALISATION: dict[str, tuple[Triple, Triple]] = {
     arch: ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) for arch in (*IMAGENET_PACKAGES, *IMAGENET_BACKBONES)
@@ -137,7 +139,7 @@ def load_imagenet_weights(model: nn.Module, architecture: str) -> None:
     The 1000-way classifier is loaded too when the model's head is 1000-way; otherwise (e.g. a 1-logit
     deepfake head) the head keeps its fresh initialisation. Package missing → :class:`DependencyError`.
     """
-    if architecture in IMAGENET_BACKBONES:  # a clip model: the frame trunk takes the frame model's weights
+    if architecture in IMAGENET_BACKBONES:  # clip, region and patch models: their trunk takes the frame weights
         frame_architecture, trunk = IMAGENET_BACKBONES[architecture]
         load_imagenet_weights(trunk(model), frame_architecture)
         return
@@ -151,6 +153,8 @@ def load_imagenet_weights(model: nn.Module, architecture: str) -> None:
 
     target = model.state_dict()
     mapped = to_timm_names(source, list(target))
+    if hasattr(model, "select_weights"):  # a truncated trunk (patch models) takes the stages it has
+        mapped = model.select_weights(mapped)
     head = target.get("classifier.weight")
     skip_head = head is None or head.shape[0] != IMAGENET_NUM_CLASSES
     if skip_head:
@@ -174,6 +178,7 @@ def load_imagenet_weights(model: nn.Module, architecture: str) -> None:
 
 
 __all__ = [
+    "IMAGENET_BACKBONES",
     "IMAGENET_NORMALISATION",
     "IMAGENET_PACKAGES",
     "imagenet_weights_path",

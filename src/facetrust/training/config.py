@@ -64,6 +64,8 @@ class TrainConfig:
     real_fakes: tuple[Path, ...] = ()  # `facetrust extract` folders: their real and fake crops join training
     real_fake_share: float = 0.5  # share of each batch's images drawn from real_fakes when sbi is on too
     balanced_sampling: bool = True  # real_fakes drawn so real/fake, and each fake method, weigh the same
+    hard_reals: Path | None = None  # mined hard real crops (scripts/mine_hard_reals.py): repeated in the pairs
+    hard_real_repeats: int = 3  # how many times each hard real crop is drawn per epoch (1 = like any other)
     augment: str = "none"  # albumentations policy: none, light, light_sharpen, standard (facetrust.training.augment)
     clahe: bool = False  # add CLAHE to the augmentation policy
     # model
@@ -162,6 +164,9 @@ class TrainConfig:
         _require("sbi_resample_share", self.sbi_resample_share, 0 <= self.sbi_resample_share <= 1, "in [0, 1]")
         _require("sbi_restore_share", self.sbi_restore_share, 0 <= self.sbi_restore_share <= 1, "in [0, 1]")
         _require("h264_inter_share", self.h264_inter_share, 0 <= self.h264_inter_share <= 1, "in [0, 1]")
+        _require("hard_real_repeats", self.hard_real_repeats, self.hard_real_repeats >= 1, ">= 1")
+        if self.hard_reals is not None and not self.sbi:
+            raise ConfigError("hard_reals repeats real crops of the self-blend store: it needs sbi: true")
         _require("downscale_p", self.downscale_p, 0 <= self.downscale_p <= 1, "in [0, 1]")
         _require("downscale_min", self.downscale_min, 0.05 <= self.downscale_min <= 0.9, "in [0.05, 0.9] (the largest factor)")
         _require("sbi_decoder_share", self.sbi_decoder_share, 0 <= self.sbi_decoder_share <= 1, "in [0, 1]")

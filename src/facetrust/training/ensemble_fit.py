@@ -61,11 +61,13 @@ def _centre_cut(image: np.ndarray, side: int) -> np.ndarray:
 
 def self_blended_videos(
     store: CropStore, *, crop_size: int = 224, frames_per_video: int = 16, seed: int = 0,
-    degradations: DegradeConfig | None = None,
+    degradations: DegradeConfig | None = None, lower_face: bool = False,
 ) -> list[HeldOutItem]:
     """Each held-out real video of a self-blend crop store, as itself (real) and with every sampled frame
     self-blended (fake). The store's crops are cut to ``crop_size`` around the face, which gives the margin
-    the store was prepared for (``store_size / crop_size`` × its recorded margin = the detectors' margin)."""
+    the store was prepared for (``store_size / crop_size`` × its recorded margin = the detectors' margin).
+    ``lower_face`` adds a third copy blended through a jaw/mouth mask only ("lower-face self-blended video",
+    as lip-sync tools paste), drawn from its own random stream: the first two are the same with or without."""
     degradations = degradations or DegradeConfig()
     videos: dict[str, list[int]] = {}
     for i in store.indices("holdout", kind="video"):
@@ -83,6 +85,13 @@ def self_blended_videos(
         group = store.rows[picked[0]]["group"]
         items.append(HeldOutItem(path, 0, "video", "real video", group, real))
         items.append(HeldOutItem(f"{path}#self-blend", 1, "video", "self-blended video", group, fake))
+        if lower_face:
+            lower_rng, mouth = np.random.default_rng([seed, n, 1]), SbiConfig(lower_face_share=1.0)
+            lower = [degrade(_centre_cut(self_blend(np.array(store.images[row]), store.landmarks[row], lower_rng,
+                                                    mouth)[1], crop_size), lower_rng, degradations)
+                     for row in picked]
+            items.append(HeldOutItem(f"{path}#lower-face-blend", 1, "video", "lower-face self-blended video", group,
+                                     lower))
     return items
 
 
@@ -187,10 +196,11 @@ def _item_weights(labels: np.ndarray, probs: Sequence[np.ndarray]) -> np.ndarray
 
 def _fit(spec: EnsembleSpec, items: Sequence[HeldOutItem], probs: Sequence[np.ndarray], method: str = "max",
          member_fakes: Sequence[Collection[str]] | None = None,
-         fixed: Mapping[int, tuple[float, float]] | None = None) -> EnsembleSpec:
+         fixed: Mapping[int, tuple[float, float]] | None = None, rules: EnsembleSpec | None = None) -> EnsembleSpec:
     """``spec`` with its combination (``max`` or ``stacking``), frame rule and track rule fitted on ``items``.
     ``member_fakes[i]``: the fake sources member ``i`` is recalibrated on (``max``; None = every fake).
-    ``fixed[i]``: the (scale, offset) member ``i`` keeps instead of being recalibrated (``max`` only)."""
+    ``fixed[i]``: the (scale, offset) member ``i`` keeps instead of being recalibrated (``max`` only).
+    ``rules``: a spec whose frame and track rules are kept instead of fitted."""
     labels = np.concatenate([np.full(len(p), item.label) for item, p in zip(items, probs, strict=True)])
     stacked = np.concatenate(probs)
     weights = _item_weights(labels, probs)
@@ -223,6 +233,10 @@ def _fit(spec: EnsembleSpec, items: Sequence[HeldOutItem], probs: Sequence[np.nd
                          weights=None)
     else:
         raise ConfigError(f"fit method must be 'max' or 'stacking', got {method!r}")
+    if rules is not None:
+        return replace(fitted, threshold=rules.threshold, uncertain_band=rules.uncertain_band,
+                       track_threshold=rules.track_threshold, track_uncertain_band=rules.track_uncertain_band,
+                       track_min_frames=rules.track_min_frames)
     crop_p = combine(fitted, stacked)
     threshold, band = threshold_and_band(crop_p, labels, sample_weight=weights)
     fitted = replace(fitted, threshold=threshold, uncertain_band=band)
@@ -286,9 +300,10 @@ def fit_ensemble(
     spec: EnsembleSpec, members: Sequence[Any], items: Sequence[HeldOutItem], *, method: str = "max",
     member_fakes: Sequence[Collection[str]] | None = None, seed: int = 0,
     progress: Callable[[str], None] | None = None, fixed: Mapping[int, tuple[float, float]] | None = None,
+    rules: EnsembleSpec | None = None,
 ) -> tuple[EnsembleSpec, dict[str, object]]:
     """Fit ``spec`` (its members already loaded as ``members``) on ``items`` with ``method`` (``max`` or
-    ``stacking``; ``member_fakes`` and ``fixed`` as in ``_fit``); returns the fitted spec and a report:
+    ``stacking``; ``member_fakes``, ``fixed`` and ``rules`` as in ``_fit``); returns the fitted spec and a report:
     in-sample and out-of-fold (2 halves by identity group) numbers per source."""
     if len(members) != len(spec.members):
         raise ConfigError(f"{spec.name}: {len(spec.members)} members named, {len(members)} given")
@@ -299,7 +314,7 @@ def fit_ensemble(
     if progress:
         progress(f"scoring {len(items)} held-out items with {len(members)} members")
     probs = member_probabilities(members, items, abstain=method == "max")
-    fitted = _fit(spec, items, probs, method, member_fakes, fixed)
+    fitted = _fit(spec, items, probs, method, member_fakes, fixed, rules)
     member_means = np.array([p.mean(axis=0) for p in probs])
     in_sample = [held_out_verdict(fitted, p, item.kind) for item, p in zip(items, probs, strict=True)]
     report: dict[str, object] = {
@@ -318,7 +333,8 @@ def fit_ensemble(
         train = [i for i in range(len(items)) if fold[i] != k]
         if {items[i].label for i in train} != {0, 1}:
             raise ConfigError("an out-of-fold half lacks one class: give more held-out items")
-        fold_spec = _fit(spec, [items[i] for i in train], [probs[i] for i in train], method, member_fakes, fixed)
+        fold_spec = _fit(spec, [items[i] for i in train], [probs[i] for i in train], method, member_fakes, fixed,
+                         rules)
         for i in np.flatnonzero(fold == k):
             oof_p[i], oof_v[i] = held_out_verdict(fold_spec, probs[i], items[i].kind)
     report["out_of_fold"] = _summary(items, oof_p, oof_v, member_means, names)
@@ -337,18 +353,20 @@ def load_held_out(
     store_dir: Path | None, extracted: Sequence[Path], *, fakes: Sequence[Path] = (), crop_size: int = 224,
     margin: float = 1.3, frames_per_video: int = 16, seed: int = 0, holdout_fraction: float = 0.15,
     split_seed: int = 0, degradations: DegradeConfig | None = None, animated: bool = False,
+    lower_face: bool = False,
 ) -> list[HeldOutItem]:
     """Held-out items from a self-blend crop store (its held-out videos, real and self-blended), from
     ``facetrust extract`` folders (their ``val`` images) and from folders of made fakes (``fakes``: their
     ``val`` fakes, videos included, at most ``frames_per_video`` crops each). Rows of an extract folder without
     a split get the one training gave them (``holdout_fraction``, ``split_seed`` of the training config).
-    ``animated`` adds the store's held-out videos animated as stills (:func:`animated_still_videos`).
+    ``animated`` adds the store's held-out videos animated as stills (:func:`animated_still_videos`),
+    ``lower_face`` their lower-face self-blended copies (:func:`self_blended_videos`).
     ``degradations`` (default: training's) are drawn for every crop of every class alike."""
     items: list[HeldOutItem] = []
     if store_dir is not None:
         store = CropStore.open(Path(store_dir))
         items += self_blended_videos(store, crop_size=crop_size, frames_per_video=frames_per_video, seed=seed,
-                                     degradations=degradations)
+                                     degradations=degradations, lower_face=lower_face)
         if animated:
             items += animated_still_videos(store, crop_size=crop_size, frames_per_video=frames_per_video,
                                            seed=seed, degradations=degradations)

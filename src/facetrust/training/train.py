@@ -26,6 +26,9 @@ from facetrust.models import (
     load_detector_files,
     save_detector,
 )
+from facetrust.models.imagenet import IMAGENET_BACKBONES
+from facetrust.models.zoo.patches import PatchClassifier
+from facetrust.models.zoo.regions import RegionClassifier
 from facetrust.scoring import select_device
 from facetrust.training.augment import AugmentConfig, Augmenter, build_augmenter
 from facetrust.training.batches import LabelledSource, MixedBatches, PairSource, split_batch
@@ -34,6 +37,7 @@ from facetrust.training.clips import AnimatedStillClips, PairMix, RerenderedClip
 from facetrust.training.config import TrainConfig
 from facetrust.training.dataset import SelfBlendPairs
 from facetrust.training.distributed import Distributed, unwrap
+from facetrust.training.hard_reals import load_hard_reals, with_repeats
 from facetrust.training.prepare import CropStore, crop_recipe, prepare_crops
 from facetrust.training.sources import ExtractedCrops, LabelledClips, LabelledCrops, balanced_weights
 from facetrust.training.tracking import Tracker, create_tracker, flat_metrics
@@ -55,6 +59,8 @@ def _normalisation(architecture: str) -> tuple[tuple[float, float, float], tuple
 def _freeze_early_layers(model: nn.Module, blocks: int) -> list[nn.Module]:
     if blocks == 0:
         return []
+    if isinstance(model, RegionClassifier | PatchClassifier):  # these freeze the early stages of their trunk
+        model = model.backbone
     if not all(hasattr(model, name) for name in ("conv_stem", "bn1", "blocks")):
         raise ConfigError(
             f"frozen_blocks={blocks} applies to EfficientNet-family models (conv_stem + blocks); "
@@ -121,11 +127,17 @@ def _initial_model(cfg: TrainConfig) -> tuple[nn.Module, dict[str, object]]:
         )
         if theirs != ours
     ]
+    trunk_of = IMAGENET_BACKBONES.get(cfg.architecture, ("", None))
+    if (problems == [f"architecture {spec.architecture!r} != {cfg.architecture!r}"] and spec.architecture == trunk_of[0]
+            and not cfg.is_clip):
+        problems = []  # a whole-face detector starts the trunk of a region or patch model
     if problems:
         raise ConfigError(f"init_from {cfg.init_from} does not fit this config: {'; '.join(problems)}")
     model = build_model(cfg.architecture, num_outputs=1, imagenet=False, drop_rate=cfg.drop_rate)
-    model.load_state_dict(loaded.state_dict(), strict=True)
-    logger.info("starting from detector %s (sha256 %s)", spec.name, (spec.sha256 or "")[:12])
+    target = model if spec.architecture == cfg.architecture else trunk_of[1](model)
+    target.load_state_dict(loaded.state_dict(), strict=True)
+    logger.info("starting from detector %s (sha256 %s)%s", spec.name, (spec.sha256 or "")[:12],
+                "" if target is model else f" as the trunk of {cfg.architecture}")
     return model, {"from": str(cfg.init_from), "name": spec.name, "sha256": spec.sha256,
                    "epochs_run": spec.provenance.get("epochs_run"), "crop_recipe": spec.provenance.get("crop_recipe"),
                    "config": spec.provenance.get("config")}
@@ -299,9 +311,8 @@ def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, tra
         parts: list[Dataset] = [blends, animated]
         shares = [1 - cfg.animate_share - cfg.rerender_share, cfg.animate_share]
         if cfg.rerender_share > 0:  # a third part only when asked: earlier recipes keep their draws
-            renderer = cfg.clip_renderer
-            if renderer is None:
-                raise ConfigError("rerender_share > 0 needs rerender_decoders")
+            renderer = cfg.clip_renderer  # never None here: TrainConfig requires rerender_decoders with the share
+            assert renderer is not None
             parts.append(RerenderedClips(store, clips, input_size=cfg.input_size, mean=mean, std=std, train=train,
                                          seed=seed, renderer=renderer, augment=augment))
             shares.append(cfg.rerender_share)
@@ -322,7 +333,12 @@ def _training_data(cfg: TrainConfig, store: CropStore | None, folders: list[Extr
     counts: dict[str, int] = {}
     pair_source = labelled_source = None
     if store is not None:
-        sbi_train = _sbi_dataset(store, store.indices("train"), cfg, train=True, seed=cfg.stream_seed, augment=augment)
+        rows = store.indices("train")
+        if cfg.hard_reals is not None:
+            hard = load_hard_reals(cfg.hard_reals, store)
+            rows = with_repeats(rows, hard, cfg.hard_real_repeats)
+            counts["hard_reals"] = len(hard)
+        sbi_train = _sbi_dataset(store, rows, cfg, train=True, seed=cfg.stream_seed, augment=augment)
         pair_source = PairSource(sbi_train, pairs_per_step, seed=cfg.stream_seed, num_workers=cfg.num_workers,
                                  shard=world.shard)
         train_sets.append(sbi_train)

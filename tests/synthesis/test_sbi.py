@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from facetrust.errors import ConfigError
 from facetrust.synthesis import SbiConfig, degrade, face_hull_mask, h264_roundtrip, jpeg_roundtrip, self_blend
 
 LANDMARKS = np.array([[100, 110], [156, 110], [128, 140], [106, 170], [150, 170]], np.float32)
@@ -186,3 +187,29 @@ def test_inter_coded_frames_lose_more_than_the_intra_frame_at_the_same_crf() -> 
     a = degrade(image, np.random.default_rng(8), DegradeConfig(h264_p=1.0))
     b = degrade(image, np.random.default_rng(8), DegradeConfig(h264_p=1.0, h264_inter_share=0.0))
     assert np.array_equal(a, b)
+
+
+def test_align_to_moves_landmarks_onto_the_target() -> None:
+    from facetrust.synthesis.sbi import align_to
+
+    image = np.zeros((256, 256, 3), np.uint8)
+    for x, y in LANDMARKS.astype(int):
+        image[y - 2 : y + 3, x - 2 : x + 3] = 255
+    shifted = LANDMARKS + np.array([9.0, -6.0], np.float32)
+    moved = align_to(image, LANDMARKS, shifted)
+    for x, y in shifted.astype(int):
+        assert moved[y, x].min() > 200  # every landmark dot now sits on its target
+    assert align_to(image, np.zeros((5, 2), np.float32), LANDMARKS).shape == image.shape  # degenerate: unchanged
+
+
+def test_a_given_source_is_what_the_mask_pastes(face_image: np.ndarray) -> None:
+    other = np.full_like(face_image, 250)  # another "frame": a flat bright face
+    rng = np.random.default_rng(3)
+    cfg = SbiConfig(lower_face_share=1.0, blend_ratios=(1.0,))
+    for _ in range(4):
+        real, fake, mask = self_blend(face_image, LANDMARKS, rng, cfg, source=other)
+        inside = mask > 0.99
+        assert fake[inside].mean() > real[inside].mean() + 40  # the other frame's pixels, not this one's
+        assert np.abs(fake[:100].astype(int) - real[:100].astype(int)).max() == 0  # the upper face is untouched
+    with pytest.raises(ConfigError, match="same shape"):
+        self_blend(face_image, LANDMARKS, rng, cfg, source=other[:128])

@@ -137,3 +137,12 @@ def test_the_resize_degradation_reaches_down_to_small_faces_when_asked() -> None
     assert cfg.degrade_config.downscale_p == 0.45 and cfg.degrade_config.downscale_range == (0.2, 0.9)
     with pytest.raises(ConfigError, match="downscale_min"):
         load_config(TrainConfig, None, ["downscale_min=0.01"])
+
+
+def test_the_time_shifted_mouth_family_is_for_frame_models_and_a_share() -> None:
+    assert load_config(TrainConfig, None, ["sbi_time_shift_share=0.5"]).sbi_time_shift_share == 0.5
+    with pytest.raises(ConfigError, match="sbi_time_shift_share must be in"):
+        load_config(TrainConfig, None, ["sbi_time_shift_share=1.5"])
+    with pytest.raises(ConfigError, match="applies to frame models"):
+        load_config(TrainConfig, None, ["architecture=efficientnet_lite0_lstm", "frozen_blocks=0",
+                                        "sbi_time_shift_share=0.5"])

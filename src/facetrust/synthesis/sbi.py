@@ -228,19 +228,32 @@ def render_restored(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.addWeighted(out, 1.0 + amount, blurred, -amount, 0)
 
 
+def align_to(image: np.ndarray, landmarks: np.ndarray, target_landmarks: np.ndarray,
+             shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``image`` moved (rotation, scale, shift) so that its 5 ``landmarks`` fall on ``target_landmarks``."""
+    matrix, _ = cv2.estimateAffinePartial2D(np.asarray(landmarks, np.float32), np.asarray(target_landmarks, np.float32))
+    height, width = (shape or image.shape)[:2]
+    if matrix is None:  # degenerate landmarks: nothing to align, the picture stays where it is
+        return np.ascontiguousarray(image[:height, :width])
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
 def self_blend(
     image: np.ndarray,
     landmarks: np.ndarray,
     rng: np.random.Generator,
     cfg: SbiConfig | None = None,
     render: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    source: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blend an altered copy of ``image`` (RGB uint8) back into it inside a random face mask.
 
     Returns ``(real, fake, mask)``. Either the inner face (source) or the whole picture (target) is altered;
     ``real`` is the target, so the pair differs only by the blend and never by a global colour or
     sharpness change that would give the label away. ``render`` rebuilds the source for the decoder family
-    (``cfg.decoder_share``); it must be given when that share is above zero.
+    (``cfg.decoder_share``); it must be given when that share is above zero. ``source`` blends another
+    picture of the same face instead of ``image`` itself (e.g. another frame of the video aligned onto this
+    one, :func:`align_to`): the time-shifted mouths of lip-sync.
     """
     cfg = cfg or SbiConfig()
     if cfg.decoder_share > 0 and render is None:
@@ -250,7 +263,9 @@ def self_blend(
     resample = cfg.resample_share > 0 and rng.random() < cfg.resample_share
     decode = cfg.decoder_share > 0 and rng.random() < cfg.decoder_share
     restore = cfg.restore_share > 0 and rng.random() < cfg.restore_share
-    source = image.copy()
+    source = image.copy() if source is None else np.ascontiguousarray(source, dtype=np.uint8).copy()
+    if source.shape != image.shape:
+        raise ConfigError(f"source {source.shape} and image {image.shape} must have the same shape")
     # alter the source and/or the target so the inner and outer face disagree; at least one must change
     if restore:  # the source alone changes, in colour and by the restoration below: sharper than the target
         source = _jitter_colour(source, rng, cfg)

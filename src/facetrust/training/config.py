@@ -56,6 +56,7 @@ class TrainConfig:
     sbi_lower_face_share: float = 0.0  # share of self-blends through a jaw/mouth mask (lip-sync traces)
     sbi_resample_share: float = 0.0  # share of self-blends whose source is rendered at low resolution
     sbi_restore_share: float = 0.0  # share of self-blends whose source gets a restoration look (sharper)
+    sbi_time_shift_share: float = 0.0  # share of video self-blends pasting a nearby frame's mouth (lip-sync)
     sbi_decoder_share: float = 0.0  # share of self-blends whose source is rebuilt by an auto-encoder (decoder)
     sbi_decoders: Path | None = None  # folder of auto-encoders for it (scripts/train_upsamplers.py)
     h264_inter_share: float = 0.0  # share of H.264 degradations (both classes) coded as P-frames of a moving clip
@@ -164,6 +165,7 @@ class TrainConfig:
         _require("sbi_resample_share", self.sbi_resample_share, 0 <= self.sbi_resample_share <= 1, "in [0, 1]")
         _require("sbi_restore_share", self.sbi_restore_share, 0 <= self.sbi_restore_share <= 1, "in [0, 1]")
         _require("h264_inter_share", self.h264_inter_share, 0 <= self.h264_inter_share <= 1, "in [0, 1]")
+        _require("sbi_time_shift_share", self.sbi_time_shift_share, 0 <= self.sbi_time_shift_share <= 1, "in [0, 1]")
         _require("hard_real_repeats", self.hard_real_repeats, self.hard_real_repeats >= 1, ">= 1")
         if self.hard_reals is not None and not self.sbi:
             raise ConfigError("hard_reals repeats real crops of the self-blend store: it needs sbi: true")
@@ -204,6 +206,8 @@ class TrainConfig:
         info = architecture_info(self.architecture)  # UnknownNameError (a ConfigError) listing close names
         if info.input == "clip" and self.sbi_decoder_share > 0:
             raise ConfigError("sbi_decoder_share applies to frame models; clip self-blends have no decoder family")
+        if info.input == "clip" and self.sbi_time_shift_share > 0:
+            raise ConfigError("sbi_time_shift_share applies to frame models; clip self-blends keep their own frames")
         if info.input != "clip" and self.rerender_share > 0:
             raise ConfigError(f"rerender_share trains clip models; {self.architecture!r} scores single frames")
         if info.input != "clip" and self.animate_share > 0:

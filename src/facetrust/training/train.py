@@ -321,7 +321,7 @@ def _sbi_dataset(store: CropStore, indices: np.ndarray, cfg: TrainConfig, *, tra
         indices = np.sort(rng.choice(indices, limit, replace=False))
     return SelfBlendPairs(store, indices, input_size=cfg.input_size, mean=mean, std=std, train=train, seed=seed,
                           augment=augment, sbi=cfg.sbi_config, render=cfg.sbi_renderer,
-                          degradations=cfg.degrade_config)
+                          degradations=cfg.degrade_config, time_shift_share=cfg.sbi_time_shift_share)
 
 
 def _training_data(cfg: TrainConfig, store: CropStore | None, folders: list[ExtractedCrops],

@@ -39,15 +39,9 @@ class FaceGrid(nn.Module):
     outside). It exists so that Grad-CAM and feature maps, which read this module's output, land on the face
     crop and not on the region alone."""
 
-    def __init__(self, stride: int) -> None:
-        super().__init__()
-        self.stride = stride
-        self.offset = (0, 0)
-        self.grid = (1, 1)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        top, left = self.offset
-        height, width = self.grid
+    def forward(self, features: torch.Tensor, offset: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
+        """``features`` placed with their top-left cell at ``offset`` on a zero ``grid`` (rows, columns)."""
+        (top, left), (height, width) = offset, grid
         bottom = max(0, height - top - features.shape[2])
         right = max(0, width - left - features.shape[3])
         return F.pad(features, (left, right, top, bottom))
@@ -67,7 +61,7 @@ class RegionClassifier(nn.Module):
             raise ValueError(f"zoom must be positive, got {zoom}")
         self.backbone = backbone
         self.rows, self.columns, self.zoom, self.stride = rows, columns, zoom, stride
-        self.face_grid = FaceGrid(stride)
+        self.face_grid = FaceGrid()
 
     def get_classifier(self) -> nn.Module:
         """The backbone's linear head (timm's own accessor)."""
@@ -86,10 +80,9 @@ class RegionClassifier(nn.Module):
         if self.zoom != 1:
             region = F.interpolate(region, scale_factor=self.zoom, mode="bilinear", align_corners=False)
         features = self.backbone.forward_features(region)
-        self.face_grid.offset = (round(top * self.zoom / self.stride), round(left * self.zoom / self.stride))
-        self.face_grid.grid = (math.ceil(height * self.zoom / self.stride), math.ceil(width * self.zoom / self.stride))
-        placed = self.face_grid(features)
-        row, col = self.face_grid.offset
+        row, col = round(top * self.zoom / self.stride), round(left * self.zoom / self.stride)
+        grid = (math.ceil(height * self.zoom / self.stride), math.ceil(width * self.zoom / self.stride))
+        placed = self.face_grid(features, (row, col), grid)
         inside = placed[:, :, row : row + features.shape[2], col : col + features.shape[3]]
         return self.backbone.forward_head(inside)
 

@@ -36,7 +36,7 @@ from facetrust.synthesis.animate import animate_still
 from facetrust.synthesis.degrade import DegradeConfig, degrade
 from facetrust.synthesis.sbi import SbiConfig, self_blend
 from facetrust.training.calibrate import binary_metrics, calibrate_tracks, threshold_and_band
-from facetrust.training.prepare import CropStore
+from facetrust.training.prepare import CropStore, centre_cut
 from facetrust.training.sources import ExtractedCrops
 
 logger = logging.getLogger(__name__)
@@ -52,11 +52,6 @@ class HeldOutItem:
     source: str  # e.g. "real video", "self-blended video", "FLUX.1-dev+LoRA"
     group: str  # identity group: the two halves of the out-of-fold check never share one
     crops: list[np.ndarray] = field(repr=False)
-
-
-def _centre_cut(image: np.ndarray, side: int) -> np.ndarray:
-    top = (image.shape[0] - side) // 2
-    return np.ascontiguousarray(image[top : top + side, top : top + side])
 
 
 def self_blended_videos(
@@ -80,14 +75,14 @@ def self_blended_videos(
         for row in picked:
             image = np.array(store.images[row])
             original, blended, _ = self_blend(image, store.landmarks[row], rng, SbiConfig())
-            real.append(degrade(_centre_cut(original, crop_size), rng, degradations))
-            fake.append(degrade(_centre_cut(blended, crop_size), rng, degradations))
+            real.append(degrade(centre_cut(original, crop_size), rng, degradations))
+            fake.append(degrade(centre_cut(blended, crop_size), rng, degradations))
         group = store.rows[picked[0]]["group"]
         items.append(HeldOutItem(path, 0, "video", "real video", group, real))
         items.append(HeldOutItem(f"{path}#self-blend", 1, "video", "self-blended video", group, fake))
         if lower_face:
             lower_rng, mouth = np.random.default_rng([seed, n, 1]), SbiConfig(lower_face_share=1.0)
-            lower = [degrade(_centre_cut(self_blend(np.array(store.images[row]), store.landmarks[row], lower_rng,
+            lower = [degrade(centre_cut(self_blend(np.array(store.images[row]), store.landmarks[row], lower_rng,
                                                     mouth)[1], crop_size), lower_rng, degradations)
                      for row in picked]
             items.append(HeldOutItem(f"{path}#lower-face-blend", 1, "video", "lower-face self-blended video", group,
@@ -124,7 +119,7 @@ def animated_still_videos(
                                    reference=reference)
             source = "animated still video"
         group = store.rows[picked[0]]["group"]
-        crops = [degrade(_centre_cut(frame, crop_size), rng, degradations) for frame in frames]
+        crops = [degrade(centre_cut(frame, crop_size), rng, degradations) for frame in frames]
         items.append(HeldOutItem(f"{path}#animated", 1, "video", source, group, crops))
     return items
 
@@ -154,7 +149,7 @@ def extracted_items(
         for row in rows:
             image = folder.load(row)
             side = int(round(image.shape[0] * margin / extracted_margin))
-            cut = cv2.resize(_centre_cut(image, side), (crop_size, crop_size), interpolation=cv2.INTER_AREA)
+            cut = cv2.resize(centre_cut(image, side), (crop_size, crop_size), interpolation=cv2.INTER_AREA)
             crops.append(degrade(cut, rng, degradations))
         first = folder.rows[rows[0]]
         label = int(folder.labels[rows[0]])

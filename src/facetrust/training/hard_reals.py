@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from facetrust.errors import ConfigError
-from facetrust.training.prepare import CropStore
+from facetrust.training.prepare import CropStore, centre_cut
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,7 @@ def centre_crops(store: CropStore, rows: np.ndarray, size: int) -> np.ndarray:
     store_size = store.images.shape[1]
     if size > store_size:
         raise ConfigError(f"input size {size} is larger than the store's {store_size}-px crops")
-    start = (store_size - size) // 2
-    return np.ascontiguousarray(store.images[rows, start : start + size, start : start + size])
+    return centre_cut(store.images[rows], size)
 
 
 def score_crops(detector: Any, store: CropStore, rows: np.ndarray, *, batch_size: int = 64,

@@ -69,6 +69,13 @@ class CropStore:
         )
 
 
+def centre_cut(images: np.ndarray, side: int) -> np.ndarray:
+    """The ``side × side`` centre of a stored crop ``(S, S, 3)`` or of a batch of them ``(N, S, S, 3)``: the
+    store keeps a margin around the detectors' crop, which this cut removes."""
+    top = (images.shape[-3] - side) // 2
+    return np.ascontiguousarray(images[..., top : top + side, top : top + side, :])
+
+
 def _split_of(group: str, holdout_fraction: float) -> str:
     digest = int(hashlib.sha256(group.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "holdout" if digest < holdout_fraction else "train"

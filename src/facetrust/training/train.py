@@ -118,23 +118,22 @@ def _initial_model(cfg: TrainConfig) -> tuple[nn.Module, dict[str, object]]:
     if not cfg.init_from.is_file():
         raise ConfigError(f"init_from: no detector spec at {cfg.init_from}")
     loaded, spec = load_detector_files(cfg.init_from)  # checksum verified; WeightsError when it does not match
+    # a whole-face detector may start the trunk of a region or patch model built on its architecture
+    trunk_architecture, trunk_of = IMAGENET_BACKBONES.get(cfg.architecture, ("", None))
+    as_trunk = not cfg.is_clip and trunk_of is not None and spec.architecture == trunk_architecture
     problems = [
         f"{key} {theirs!r} != {ours!r}"
         for key, theirs, ours in (
-            ("architecture", spec.architecture, cfg.architecture),
+            ("architecture", spec.architecture, trunk_architecture if as_trunk else cfg.architecture),
             ("input_size", spec.input_size, cfg.input_size),
             ("num_outputs", spec.num_outputs, 1),
         )
         if theirs != ours
     ]
-    trunk_of = IMAGENET_BACKBONES.get(cfg.architecture, ("", None))
-    if (problems == [f"architecture {spec.architecture!r} != {cfg.architecture!r}"] and spec.architecture == trunk_of[0]
-            and not cfg.is_clip):
-        problems = []  # a whole-face detector starts the trunk of a region or patch model
     if problems:
         raise ConfigError(f"init_from {cfg.init_from} does not fit this config: {'; '.join(problems)}")
     model = build_model(cfg.architecture, num_outputs=1, imagenet=False, drop_rate=cfg.drop_rate)
-    target = model if spec.architecture == cfg.architecture else trunk_of[1](model)
+    target = trunk_of(model) if as_trunk and trunk_of is not None else model
     target.load_state_dict(loaded.state_dict(), strict=True)
     logger.info("starting from detector %s (sha256 %s)%s", spec.name, (spec.sha256 or "")[:12],
                 "" if target is model else f" as the trunk of {cfg.architecture}")
